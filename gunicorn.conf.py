@@ -1,0 +1,35 @@
+"""Gunicorn settings for serving Machinery: `gunicorn 'machinery:create_app()'` reads this file."""
+
+import multiprocessing
+import os
+
+from machinery.store.embedded import EmbeddedStore
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
+# Workers mostly wait on services, so threads serve many events at once in each worker.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# An event runs synchronously for as long as its services take.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+_embedded: EmbeddedStore | None = None
+
+
+def on_starting(server):
+    """With no MONGO_URI, start the embedded store once, in the master, for every worker."""
+    global _embedded
+    if not os.environ.get("MONGO_URI"):
+        _embedded = EmbeddedStore(os.environ.get("MACHINERY_DATA_DIR", ".machinery"))
+        os.environ["MONGO_URI"] = _embedded.start()
+        server.log.warning("No MONGO_URI: using the embedded store in %s", _embedded.data_dir)
+
+
+def on_exit(server):
+    if _embedded is not None:
+        _embedded.stop()

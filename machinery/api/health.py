@@ -1,0 +1,12 @@
+"""Liveness: whether the Machinery process answers."""
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("health", __name__, description="Whether Machinery is up.")
+
+
+@blp.route("/healthcheck", methods=["GET"])
+@blp.response(204)
+def healthcheck():
+    """Tell that Machinery is alive."""
+    return None

@@ -1,0 +1,31 @@
+"""The application factory."""
+
+import logging
+
+from flask import Flask
+
+from machinery import __version__, store
+from machinery.api import register_api
+from machinery.cli import register_commands
+from machinery.config import OPENAPI, from_environment
+from machinery.engine.http import HttpCaller
+from machinery.errors import register_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build a Machinery app: settings, store, outbound caller, API, error handlers, commands."""
+    app = Flask("machinery")
+    app.config.update(OPENAPI, API_VERSION=__version__)
+    app.config.update(from_environment())
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    store.init_app(app)
+    app.extensions["machinery.caller"] = HttpCaller(
+        app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"]
+    )
+    register_api(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app

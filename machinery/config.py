@@ -1,0 +1,33 @@
+"""Machinery's settings: read from the environment in one place, with defaults."""
+
+import os
+from collections.abc import Mapping
+
+MiB = 1024 * 1024
+
+
+def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
+    """The app configuration the environment asks for."""
+    return {
+        "MONGO_URI": environ.get("MONGO_URI") or None,
+        "MONGO_DB": environ.get("MONGO_DB", "machinery"),
+        "MONGO_TIMEOUT_MS": int(environ.get("MONGO_TIMEOUT_MS", "5000")),
+        "DATA_DIR": environ.get("MACHINERY_DATA_DIR", ".machinery"),
+        "MAX_CONTENT_LENGTH": int(environ.get("MACHINERY_MAX_BODY_BYTES", str(MiB))),
+        "CONNECT_TIMEOUT": float(environ.get("MACHINERY_CONNECT_TIMEOUT", "5")),
+        "READ_TIMEOUT": float(environ.get("MACHINERY_READ_TIMEOUT", "30")),
+        "PAGE_SIZE": int(environ.get("MACHINERY_PAGE_SIZE", "20")),
+    }
+
+
+# The limit on page_size in listings.
+MAX_PAGE_SIZE = 100
+
+OPENAPI = {
+    "API_TITLE": "Machinery",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+}

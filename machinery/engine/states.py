@@ -1,0 +1,15 @@
+"""The states an event goes through and the kinds of step failure."""
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+STATES = (RUNNING, SUCCEEDED, FAILED)
+FINAL_STATES = frozenset({SUCCEEDED, FAILED})
+
+CONNECTION_ERROR = "connection_error"
+TIMEOUT = "timeout"
+HTTP_STATUS = "http_status"
+INVALID_RESPONSE = "invalid_response"
+
+FAILURE_KINDS = (CONNECTION_ERROR, TIMEOUT, HTTP_STATUS, INVALID_RESPONSE)

@@ -1,0 +1,175 @@
+"""What comes in and what goes out: the marshmallow schemas of services, workflows and events."""
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from machinery.config import MAX_PAGE_SIZE
+from machinery.datatypes import TYPES, canonical_type
+from machinery.engine import states
+
+NAME = validate.Regexp(
+    r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."
+)
+FIELD_NAME = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="Use 1 to 64 letters, digits, '-' or '_'.")
+
+
+class TypeName(fields.String):
+    """A field type, stored in its canonical spelling."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return canonical_type(name)
+        except ValueError:
+            raise ValidationError(
+                f"Unknown type {name!r}; use one of {', '.join(TYPES)} "
+                "(or integer, number, boolean)."
+            ) from None
+
+
+class FieldSchema(Schema):
+    name = fields.String(required=True, validate=FIELD_NAME)
+    type = TypeName(required=True)
+    description = fields.String(load_default="")
+    required = fields.Boolean(load_default=True)
+
+
+def _field_list():
+    return fields.List(fields.Nested(FieldSchema), load_default=list)
+
+
+class _Typed(Schema):
+    inputs = _field_list()
+    outputs = _field_list()
+
+    @validates_schema
+    def _unique_field_names(self, data, **kwargs):
+        for key in ("inputs", "outputs"):
+            names = [field["name"] for field in data.get(key, [])]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValidationError(f"Field names repeat: {', '.join(repeated)}.", key)
+
+
+class ServiceIn(_Typed):
+    name = fields.String(required=True, validate=NAME)
+    address = fields.Url(
+        required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048)
+    )
+
+
+class ServiceReplace(ServiceIn):
+    name = fields.String(validate=NAME)
+
+
+class Operations(fields.Raw):
+    """A workflow's operations: a list or an object, kept as given."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list | dict):
+            raise ValidationError("Must be a list or an object.")
+        return value
+
+
+class WorkflowIn(_Typed):
+    name = fields.String(required=True, validate=NAME)
+    services = fields.List(
+        fields.String(validate=NAME), required=True, validate=validate.Length(min=1)
+    )
+    operations = Operations(load_default=list)
+
+
+class WorkflowReplace(WorkflowIn):
+    name = fields.String(validate=NAME)
+
+
+class ServiceOut(Schema):
+    service_id = fields.String(attribute="id")
+    name = fields.String()
+    address = fields.String()
+    inputs = fields.List(fields.Nested(FieldSchema))
+    outputs = fields.List(fields.Nested(FieldSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class WorkflowOut(Schema):
+    workflow_id = fields.String(attribute="id")
+    name = fields.String()
+    services = fields.List(fields.String())
+    inputs = fields.List(fields.Nested(FieldSchema))
+    outputs = fields.List(fields.Nested(FieldSchema))
+    operations = fields.Raw()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class EventData(Schema):
+    """The event data itself, any JSON object; it is checked against the workflow's inputs."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class EventSubmission(Schema):
+    workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
+    data = fields.Dict(required=True)
+
+
+class StepFailureOut(Schema):
+    step = fields.Integer()
+    service = fields.String()
+    address = fields.String()
+    kind = fields.String(metadata={"enum": list(states.FAILURE_KINDS)})
+    status_code = fields.Integer(allow_none=True)
+    message = fields.String()
+
+
+class EventOut(Schema):
+    event_id = fields.String(attribute="id")
+    workflow_id = fields.String()
+    workflow = fields.String()
+    status = fields.String(metadata={"enum": list(states.STATES)})
+    acked_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    outputs = fields.Dict(allow_none=True)
+    error = fields.Nested(StepFailureOut, allow_none=True)
+    message = fields.String(metadata={"description": "Why the event failed (failed events only)"})
+
+
+class StepOut(Schema):
+    index = fields.Integer()
+    service = fields.String()
+    address = fields.String()
+    started_at = fields.DateTime()
+    duration_ms = fields.Float()
+    status_code = fields.Integer(allow_none=True)
+    outputs = fields.Dict(allow_none=True)
+    error = fields.Dict(allow_none=True)
+
+
+class EventDetailOut(EventOut):
+    data = fields.Dict()
+    steps = fields.List(fields.Nested(StepOut))
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class EventListArgs(PageArgs):
+    workflow = fields.String(metadata={"description": "Workflow name or id"})
+    status = fields.String(validate=validate.OneOf(states.STATES))
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """A schema for one page of a listing of items."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema)),
+            "page": fields.Integer(),
+            "page_size": fields.Integer(),
+            "total": fields.Integer(),
+        },
+        name=f"{item_schema.__name__.removesuffix('Out')}Page",
+    )

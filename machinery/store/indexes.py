@@ -1,0 +1,27 @@
+"""The indexes Machinery relies on; creating them is idempotent."""
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+
+INDEXES = {
+    "services": [([("name", ASCENDING)], {"unique": True})],
+    "workflows": [
+        ([("name", ASCENDING)], {"unique": True}),
+        ([("services", ASCENDING)], {}),
+    ],
+    "events": [
+        ([("acked_at", DESCENDING)], {}),
+        ([("workflow_id", ASCENDING), ("acked_at", DESCENDING)], {}),
+        ([("workflow", ASCENDING), ("acked_at", DESCENDING)], {}),
+        ([("status", ASCENDING), ("acked_at", DESCENDING)], {}),
+    ],
+}
+
+
+def ensure_indexes(db: Database) -> list[str]:
+    """Create every index that is missing; return the names of all of them."""
+    names = []
+    for collection, indexes in INDEXES.items():
+        for keys, options in indexes:
+            names.append(f"{collection}.{db[collection].create_index(keys, **options)}")
+    return names
