@@ -9,7 +9,9 @@ from machinery.engine import states
 NAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."
 )
-FIELD_NAME = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$", error="Use 1 to 64 letters, digits, '-' or '_'.")
+FIELD_NAME = validate.Regexp(
+    r"^[A-Za-z0-9_-]{1,64}$", error="Use 1 to 64 letters, digits, '-' or '_'."
+)
 
 
 class TypeName(fields.String):
@@ -53,7 +55,10 @@ class _Typed(Schema):
 class ServiceIn(_Typed):
     name = fields.String(required=True, validate=NAME)
     address = fields.Url(
-        required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048)
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
     )
 
 

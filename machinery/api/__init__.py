@@ -23,4 +23,3 @@ def require_json_body() -> None:
         return
     if not request.is_json:
         raise UnsupportedMediaType("Send a JSON body with 'Content-Type: application/json'.")
-

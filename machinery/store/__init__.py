@@ -35,7 +35,8 @@ class Store:
 
     @property
     def events(self) -> EventRepository:
-        return EventRepository(self.connection.db.events)
+        db = self.connection.db
+        return EventRepository(db.events, db.steps)
 
     def ensure_indexes(self) -> list[str]:
         return ensure_indexes(self.connection.db)
@@ -49,7 +50,9 @@ def init_app(app: Flask) -> Store:
         uri = embedded.start()
         app.extensions["machinery.embedded_store"] = embedded
     factory = app.config.get("MONGO_CLIENT_FACTORY") or MongoClient
-    connection = MongoConnection(uri, app.config["MONGO_DB"], app.config["MONGO_TIMEOUT_MS"], factory)
+    connection = MongoConnection(
+        uri, app.config["MONGO_DB"], app.config["MONGO_TIMEOUT_MS"], factory
+    )
     app.extensions["machinery.store"] = Store(connection)
     app.register_error_handler(ConnectionFailure, _unavailable)
     try:

@@ -1,4 +1,4 @@
-"""The embedded store: an nx-27017 server (MongoDB wire protocol over SQLite) run as a child process.
+"""The embedded store: an nx-27017 server (MongoDB wire protocol over SQLite) as a child process.
 
 Used when no MONGO_URI is configured, so Machinery runs on a machine with no MongoDB. The server
 keeps its data under the data directory; one server serves every Machinery process that uses the

@@ -1,4 +1,10 @@
-"""The events collection: each event with its input data, its steps and how it ended."""
+"""The events and steps collections: each event with its data and how it ended, and its steps.
+
+References between documents (an event's workflow, a step's event) are kept as id strings.
+
+Steps are documents of their own, inserted as they finish: appending never rewrites the event,
+and an event's size does not grow with the answers of its services.
+"""
 
 from datetime import UTC, datetime
 
@@ -11,13 +17,14 @@ from machinery.store.definitions import object_id, to_plain
 
 
 class EventRepository:
-    def __init__(self, collection: Collection):
+    def __init__(self, collection: Collection, steps: Collection):
         self.collection = collection
+        self.steps = steps
 
     def accept(self, workflow: dict, data: dict) -> dict:
         """Store a new running event for the workflow and its data."""
         document = {
-            "workflow_id": ObjectId(workflow["id"]),
+            "workflow_id": workflow["id"],
             "workflow": workflow["name"],
             "status": states.RUNNING,
             "data": data,
@@ -25,31 +32,36 @@ class EventRepository:
             "finished_at": None,
             "outputs": None,
             "error": None,
-            "steps": [],
         }
         self.collection.insert_one(document)
-        return self._plain(document)
+        return to_plain(document)
 
     def record_step(self, event_id: str, step: dict) -> None:
-        self.collection.update_one({"_id": ObjectId(event_id)}, {"$push": {"steps": step}})
+        self.steps.insert_one({**step, "event_id": event_id})
 
     def finish(self, event_id: str, status: str, outputs: dict, error: dict | None) -> dict:
         """Store how the event ended and return it."""
-        update = {
-            "status": status,
-            "outputs": outputs,
-            "error": error,
-            "finished_at": datetime.now(UTC),
-        }
-        self.collection.update_one({"_id": ObjectId(event_id)}, {"$set": update})
-        return self.get(event_id)
+        self.collection.update_one(
+            {"_id": ObjectId(event_id)},
+            {
+                "$set": {"status": status, "outputs": outputs, "error": error},
+                "$currentDate": {"finished_at": True},
+            },
+        )
+        return self.get(event_id, with_steps=False)
 
-    def get(self, event_id: str) -> dict:
+    def get(self, event_id: str, with_steps: bool = True) -> dict:
+        """The event, with its steps in order unless asked otherwise."""
         oid = object_id(event_id)
         document = self.collection.find_one({"_id": oid}) if oid else None
         if document is None:
             raise NotFound(f"No event identified by {event_id!r}.")
-        return self._plain(document)
+        event = to_plain(document)
+        if with_steps:
+            query = {"event_id": event["id"]}
+            cursor = self.steps.find(query, {"_id": 0, "event_id": 0}).sort("index", 1)
+            event["steps"] = list(cursor)
+        return event
 
     def list(
         self, page: int, page_size: int, workflow: str | None = None, status: str | None = None
@@ -60,20 +72,13 @@ class EventRepository:
         """
         query: dict = {}
         if workflow is not None:
-            oid = object_id(workflow)
-            query.update({"$or": [{"workflow_id": oid}, {"workflow": workflow}]} if oid else {"workflow": workflow})
+            query["$or"] = [{"workflow_id": workflow}, {"workflow": workflow}]
         if status is not None:
             query["status"] = status
         cursor = (
-            self.collection.find(query, {"data": 0, "steps": 0})
+            self.collection.find(query, {"data": 0})
             .sort([("acked_at", -1), ("_id", -1)])
             .skip((page - 1) * page_size)
             .limit(page_size)
         )
-        return [self._plain(doc) for doc in cursor], self.collection.count_documents(query)
-
-    @staticmethod
-    def _plain(document: dict) -> dict:
-        plain = to_plain(document)
-        plain["workflow_id"] = str(plain["workflow_id"])
-        return plain
+        return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
