@@ -43,6 +43,7 @@ def get_workflow(ref):
 def replace_workflow(definition, name):
     """Replace a workflow's definition."""
     check_name(definition, name)
+    store().workflows.require(name)
     require_services(definition["services"])
     return store().workflows.replace(name, {**definition, "name": name})
 

@@ -1,26 +1,10 @@
 """Storage of named definitions (services and workflows): register, read, list, replace, delete."""
 
-from datetime import UTC, datetime
-
-from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from machinery.errors import Conflict, NotFound
-
-
-def to_plain(document: dict | None) -> dict | None:
-    """A stored document as a plain dict, its ObjectId as the string `id`."""
-    if document is None:
-        return None
-    plain = {key: value for key, value in document.items() if key != "_id"}
-    plain["id"] = str(document["_id"])
-    return plain
-
-
-def object_id(value: str) -> ObjectId | None:
-    """The ObjectId a string spells, or None when it spells none."""
-    return ObjectId(value) if ObjectId.is_valid(value) else None
+from machinery.store.documents import now, object_id, to_plain
 
 
 def by_name_or_id(ref: str) -> dict:
@@ -52,8 +36,8 @@ class DefinitionRepository:
                         "to replace it."
                     )
                 return to_plain(existing)
-            now = datetime.now(UTC)
-            document = {**definition, "created_at": now, "updated_at": now}
+            created = now()
+            document = {**definition, "created_at": created, "updated_at": created}
             try:
                 self.collection.insert_one(document)
             except DuplicateKeyError:
@@ -74,16 +58,21 @@ class DefinitionRepository:
         items = [to_plain(doc) for doc in cursor.limit(page_size)]
         return items, self.collection.count_documents({})
 
-    def replace(self, name: str, definition: dict) -> dict:
-        """Replace the named definition, keeping its id and creation date."""
+    def require(self, name: str) -> dict:
+        """The stored document with this name; NotFound otherwise."""
         existing = self.collection.find_one({"name": name})
         if existing is None:
             raise NotFound(f"No {self.kind} named {name!r}; register it with POST {self.route}.")
+        return existing
+
+    def replace(self, name: str, definition: dict) -> dict:
+        """Replace the named definition, keeping its id and creation date."""
+        existing = self.require(name)
         document = {
             **definition,
             "_id": existing["_id"],
             "created_at": existing["created_at"],
-            "updated_at": datetime.now(UTC),
+            "updated_at": now(),
         }
         self.collection.replace_one({"_id": existing["_id"]}, document)
         return to_plain(document)

@@ -6,14 +6,12 @@ Steps are documents of their own, inserted as they finish: appending never rewri
 and an event's size does not grow with the answers of its services.
 """
 
-from datetime import UTC, datetime
-
 from bson import ObjectId
 from pymongo.collection import Collection
 
 from machinery.engine import states
 from machinery.errors import NotFound
-from machinery.store.definitions import object_id, to_plain
+from machinery.store.documents import now, object_id, to_plain
 
 
 class EventRepository:
@@ -28,7 +26,7 @@ class EventRepository:
             "workflow": workflow["name"],
             "status": states.RUNNING,
             "data": data,
-            "acked_at": datetime.now(UTC),
+            "acked_at": now(),
             "finished_at": None,
             "outputs": None,
             "error": None,

@@ -1,6 +1,7 @@
 """The services collection."""
 
-from machinery.store.definitions import DefinitionRepository, to_plain
+from machinery.store.definitions import DefinitionRepository
+from machinery.store.documents import to_plain
 
 
 class ServiceRepository(DefinitionRepository):

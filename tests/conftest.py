@@ -1,0 +1,51 @@
+"""Fixtures: an app on mongomock with scripted services, and its test client."""
+
+import mongomock
+import pytest
+
+from machinery import create_app
+from machinery.engine.executor import StepFailed
+
+
+class ScriptedServices:
+    """Stands in for the HTTP caller: each address answers what a test scripted for it."""
+
+    def __init__(self):
+        self.handlers = {}
+        self.calls = []
+
+    def answer(self, address, handler):
+        """Make the address answer handler(payload): a dict, or raise StepFailed."""
+        self.handlers[address] = handler
+
+    def __call__(self, address, payload):
+        self.calls.append((address, payload))
+        handler = self.handlers.get(address)
+        if handler is None:
+            raise StepFailed("connection_error", f"could not connect to {address}")
+        return 200, handler(payload)
+
+
+@pytest.fixture
+def services():
+    return ScriptedServices()
+
+
+@pytest.fixture
+def app(services):
+    app = create_app(
+        {
+            "TESTING": True,
+            "MONGO_URI": "mongodb://mongomock",
+            "MONGO_CLIENT_FACTORY": mongomock.MongoClient,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+        }
+    )
+    app.extensions["machinery.caller"] = services
+    yield app
+    app.extensions["machinery.store"].connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,62 @@
+"""Test data: service and workflow definitions, and the example ones registered through the API."""
+
+from machinery.engine.executor import StepFailed
+
+SEED_MESSAGE = "The Sun will rise in the morning !"
+SEED_OUTPUTS = {"message": "! GNINROM EHT NI ESIR LLIW NUS EHT", "space_count": 7}
+
+
+def field(name, type_="string", **extra):
+    return {"name": name, "type": type_, **extra}
+
+
+def service(name="upper", address=None, inputs=None, outputs=None):
+    return {
+        "name": name,
+        "address": address or f"http://{name}.example:5000/event",
+        "inputs": [field("message")] if inputs is None else inputs,
+        "outputs": [field("message")] if outputs is None else outputs,
+    }
+
+
+def workflow(name="process-text", services=("upper",), inputs=None, outputs=None, **extra):
+    return {
+        "name": name,
+        "services": list(services),
+        "inputs": [field("message")] if inputs is None else inputs,
+        "outputs": [] if outputs is None else outputs,
+        "operations": [],
+        **extra,
+    }
+
+
+EXAMPLE_SERVICES = {
+    "upper": (lambda p: {"message": p["message"].upper()}, [field("message")]),
+    "reverse": (lambda p: {"message": p["message"][::-1]}, [field("message")]),
+    "space-counter": (
+        lambda p: {"space_count": p["message"].count(" ")},
+        [field("space_count", "int")],
+    ),
+}
+
+
+def register_example(client, scripted):
+    """Register upper, reverse, space-counter and process-text, and script their answers."""
+    for name, (transform, outputs) in EXAMPLE_SERVICES.items():
+        definition = service(name, outputs=outputs)
+        scripted.answer(definition["address"], transform)
+        assert client.post("/s", json=definition).status_code == 201
+    definition = workflow(
+        services=list(EXAMPLE_SERVICES),
+        outputs=[field("message"), field("space_count", "int")],
+    )
+    response = client.post("/w", json=definition)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def failing(kind, message="it failed", status_code=None):
+    def handler(payload):
+        raise StepFailed(kind, message, status_code)
+
+    return handler
