@@ -1,5 +1,6 @@
 """The field types services and workflows declare, and checking data against declared fields."""
 
+import json
 from collections.abc import Iterable, Mapping
 
 TYPES = ("string", "int", "float", "bool", "object", "array")
@@ -54,3 +55,12 @@ def check_fields(fields: Iterable[Mapping], data: Mapping) -> dict[str, list[str
         if name not in declared:
             errors[name] = ["Unknown field."]
     return errors
+
+
+def parse_json(text: bytes | str):
+    """Parse strict JSON (RFC 8259): NaN and Infinity, which Python accepts, are refused."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str):
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)

@@ -1,8 +1,18 @@
 """Tests of the declared field types and of checking data against declared fields."""
 
+import json
+
 import pytest
 
-from machinery.datatypes import ALIASES, TYPES, canonical_type, check_fields, matches, type_of
+from machinery.datatypes import (
+    ALIASES,
+    TYPES,
+    canonical_type,
+    check_fields,
+    matches,
+    parse_json,
+    type_of,
+)
 
 
 @pytest.mark.parametrize("name", TYPES)
@@ -181,3 +191,13 @@ def test_check_fields_reports_several_errors_at_once():
         "colour": ["Unknown field."],
         "size": ["Unknown field."],
     }
+
+
+@pytest.mark.parametrize("text", ["NaN", '{"a": Infinity}', "[-Infinity]"])
+def test_parse_json_refuses_what_is_not_json(text):
+    with pytest.raises(json.JSONDecodeError):
+        parse_json(text)
+
+
+def test_parse_json_reads_json():
+    assert parse_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}

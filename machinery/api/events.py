@@ -1,8 +1,8 @@
 """/e: send events through workflows and read what happened to them."""
 
 from flask import current_app
-from flask_smorest import Blueprint
 
+from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.engine import states
 from machinery.orchestrator import submit_event

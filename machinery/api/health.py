@@ -1,6 +1,6 @@
 """Liveness: whether the Machinery process answers."""
 
-from flask_smorest import Blueprint
+from machinery.api.blueprint import Blueprint
 
 blp = Blueprint("health", __name__, description="Whether Machinery is up.")
 

@@ -1,7 +1,6 @@
 """/s: register, read, replace and remove services."""
 
-from flask_smorest import Blueprint
-
+from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.errors import Conflict, InvalidData
 from machinery.schemas import PageArgs, ServiceIn, ServiceOut, ServiceReplace, page_of

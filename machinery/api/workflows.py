@@ -1,7 +1,6 @@
 """/w: compose registered services into workflows."""
 
-from flask_smorest import Blueprint
-
+from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.api.services import check_name
 from machinery.errors import Conflict

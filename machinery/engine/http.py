@@ -10,6 +10,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from machinery.datatypes import parse_json
 from machinery.engine import states
 from machinery.engine.executor import StepFailed
 
@@ -53,7 +54,7 @@ class HttpCaller:
                 response.status,
             )
         try:
-            answer = json.loads(response.data)
+            answer = parse_json(response.data)
         except ValueError as error:
             raise StepFailed(
                 states.INVALID_RESPONSE,

@@ -5,10 +5,8 @@ from pymongo.database import Database
 
 INDEXES = {
     "services": [([("name", ASCENDING)], {"unique": True})],
-    "workflows": [
-        ([("name", ASCENDING)], {"unique": True}),
-        ([("services", ASCENDING)], {}),
-    ],
+    # Which workflows use a service is asked only when deleting one: no index on `services`.
+    "workflows": [([("name", ASCENDING)], {"unique": True})],
     "events": [
         ([("acked_at", DESCENDING)], {}),
         ([("workflow_id", ASCENDING), ("acked_at", DESCENDING)], {}),

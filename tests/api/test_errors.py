@@ -4,8 +4,11 @@ import pytest
 
 
 @pytest.mark.parametrize("path", ["/s", "/w", "/e/process-text", "/e"])
-def test_malformed_json_is_400(client, path):
-    response = client.post(path, data="{not json", content_type="application/json")
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"message": NaN}', b'{"n": -Infinity}', b'{"message": "\xff"}', b""]
+)
+def test_malformed_json_is_400(client, path, body):
+    response = client.post(path, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.is_json
     assert "JSON" in response.json["message"]

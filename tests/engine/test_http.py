@@ -303,11 +303,6 @@ def test_a_body_cut_short_is_a_connection_error(server, caller):
     assert failure.message.startswith(f"connection to {address} failed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HttpCaller parses answers with json.loads, which accepts NaN and Infinity; "
-    "such a body is not JSON (RFC 8259) yet becomes the step's outputs",
-)
 def test_a_body_with_nan_is_not_json(server, caller):
     failure = call_failing(caller, server.url("/not-a-number"))
     assert failure.kind == states.INVALID_RESPONSE
