@@ -21,7 +21,7 @@ COPY setup.py pyproject.toml README.md /src/
 COPY machinery /src/machinery
 RUN pip install --no-cache-dir --no-deps /src && rm -rf /src
 
-# A home of its own: gunicorn keeps its control socket in ~/.gunicorn.
+# A home of its own, for gunicorn's control socket when GUNICORN_CONTROL_SOCKET asks for one.
 RUN useradd --system --user-group --create-home machinery \
     && mkdir -p /data \
     && chown machinery:machinery /data

@@ -167,6 +167,14 @@ class EventListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(states.STATES))
 
 
+class ErrorOut(Schema):
+    """Every error: a status code, a message, and details where there are some."""
+
+    code = fields.Integer()
+    message = fields.String()
+    errors = fields.Dict(metadata={"description": "Field name -> messages, for invalid fields"})
+
+
 def page_of(item_schema: type[Schema]) -> type[Schema]:
     """A schema for one page of a listing of items."""
     return Schema.from_dict(

@@ -5,12 +5,19 @@ from flask_smorest import Api
 from werkzeug.exceptions import UnsupportedMediaType
 
 from machinery.api import events, health, services, workflows
+from machinery.schemas import ErrorOut
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+class MachineryApi(Api):
+    """flask-smorest's Api, documenting the errors as errors.py answers them."""
+
+    ERROR_SCHEMA = ErrorOut
+
+
 def register_api(app: Flask) -> Api:
-    api = Api(app, spec_kwargs={"info": {"description": "Workflows of HTTP services."}})
+    api = MachineryApi(app, spec_kwargs={"info": {"description": "Workflows of HTTP services."}})
     for module in (health, services, workflows, events):
         api.register_blueprint(module.blp)
     app.before_request(require_json_body)
