@@ -1,9 +1,12 @@
 """Accept an event for a workflow, run it through the engine and keep the record in the store."""
 
+from machinery.contracts import check_definition, services_for
 from machinery.datatypes import check_fields
 from machinery.engine import states
-from machinery.engine.executor import Call, Plan, Step, run_event
-from machinery.errors import Conflict, InvalidData
+from machinery.engine.executor import Call, run_event
+from machinery.engine.plan import build_plan
+from machinery.engine.samples import SampleCaller, sample_data
+from machinery.errors import InvalidData
 from machinery.store import Store
 
 
@@ -11,13 +14,8 @@ def submit_event(store: Store, call: Call, workflow_ref: str, body: dict) -> dic
     """Validate the event data against the workflow, run it, and return the stored event."""
     workflow = store.workflows.get(workflow_ref)
     data = event_data(workflow, body)
-    errors = check_fields(workflow["inputs"], data)
-    if errors:
-        raise InvalidData(
-            f"The event data does not match the inputs of workflow {workflow['name']!r}.",
-            errors=errors,
-        )
-    plan = plan_for(workflow, store.services.by_names(workflow["services"]))
+    require_inputs(workflow, data)
+    plan = build_plan(workflow, services_for(store, workflow))
     event = store.events.accept(workflow, data)
     outcome = run_event(plan, data, call, lambda step: store.events.record_step(event["id"], step))
     finished = store.events.finish(event["id"], outcome.status, outcome.outputs, outcome.error)
@@ -34,24 +32,38 @@ def event_data(workflow: dict, body: dict) -> dict:
     return body
 
 
-def plan_for(workflow: dict, services: dict[str, dict]) -> Plan:
-    """The steps an event of this workflow runs, from the services as registered now."""
-    missing = sorted(set(workflow["services"]) - set(services))
-    if missing:
-        raise Conflict(
-            f"Workflow {workflow['name']!r} calls services that are no longer registered: "
-            f"{', '.join(missing)}.",
-            missing_services=missing,
+def require_inputs(workflow: dict, data: dict) -> None:
+    errors = check_fields(workflow["inputs"], data)
+    if errors:
+        raise InvalidData(
+            f"The event data does not match the inputs of workflow {workflow['name']!r}.",
+            errors=errors,
         )
-    steps = tuple(
-        Step(
-            service=name,
-            address=services[name]["address"],
-            inputs=tuple(field["name"] for field in services[name]["inputs"]),
-        )
-        for name in workflow["services"]
-    )
-    return Plan(steps=steps, outputs=tuple(field["name"] for field in workflow["outputs"]))
+
+
+def dry_run(store: Store, workflow: dict, data: dict | None, samples: dict) -> dict:
+    """Walk a workflow without calling any service: supplied or made-up answers stand in."""
+    services = services_for(store, workflow)
+    analysis = check_definition(store, workflow, services)
+    if data is None:
+        data = sample_data(workflow["inputs"])
+    require_inputs(workflow, data)
+    plan = build_plan(workflow, services)
+    caller = SampleCaller(plan, samples)
+    outcome = run_event(plan, data, caller, lambda step: None)
+    steps = [
+        {**call, "index": index, "service": step.service}
+        for index, (call, step) in enumerate(zip(caller.calls, plan.steps, strict=False))
+    ]
+    return {
+        "workflow": workflow["name"],
+        "status": outcome.status,
+        "data": data,
+        "outputs": outcome.outputs,
+        "error": outcome.error,
+        "steps": steps,
+        "warnings": analysis.warnings,
+    }
 
 
 def failure_message(error: dict) -> str:

@@ -5,6 +5,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from machinery.config import MAX_PAGE_SIZE
 from machinery.datatypes import TYPES, canonical_type
 from machinery.engine import states
+from machinery.engine.paths import PathError
+from machinery.engine.plan import DefinitionError, parse_operations, parse_step
 
 NAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."
@@ -66,21 +68,60 @@ class ServiceReplace(ServiceIn):
     name = fields.String(validate=NAME)
 
 
-class Operations(fields.Raw):
-    """A workflow's operations: a list or an object, kept as given."""
+class StepSchema(Schema):
+    service = fields.String(required=True, validate=NAME)
+    input = fields.Dict(
+        keys=fields.String(validate=FIELD_NAME),
+        metadata={"description": "Service input -> a path into the running data, or a literal"},
+    )
+    output = fields.Dict(
+        keys=fields.String(validate=FIELD_NAME),
+        values=fields.String(),
+        metadata={"description": "Name in the running data -> a path in the service's answer"},
+    )
+
+
+class StepEntry(fields.Field):
+    """A workflow step: a service name, or a service with input and output mappings."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list | dict):
-            raise ValidationError("Must be a list or an object.")
+        if isinstance(value, str):
+            NAME(value)
+            return value
+        if not isinstance(value, dict):
+            raise ValidationError('A step is a service name or a {"service": ...} object.')
+        step = StepSchema().load(value)
+        try:
+            parse_step(step)
+        except (DefinitionError, PathError) as error:
+            raise ValidationError(str(error)) from None
+        return step
+
+    def _jsonschema_type_mapping(self):
+        return {"oneOf": [{"type": "string"}, {"type": "object"}]}
+
+
+class Operations(fields.Raw):
+    """A workflow's operations: a list of set, rename, remove and pick (`{}` means none)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list | dict) or (isinstance(value, dict) and value):
+            raise ValidationError("A list of operations.")
         return value
 
 
 class WorkflowIn(_Typed):
     name = fields.String(required=True, validate=NAME)
-    services = fields.List(
-        fields.String(validate=NAME), required=True, validate=validate.Length(min=1)
-    )
+    services = fields.List(StepEntry(), required=True, validate=validate.Length(min=1))
     operations = Operations(load_default=list)
+
+    @validates_schema
+    def _operations_fit_the_steps(self, data, **kwargs):
+        if "services" in data:
+            try:
+                parse_operations(data.get("operations"), len(data["services"]))
+            except (DefinitionError, PathError) as error:
+                raise ValidationError(str(error), "operations") from None
 
 
 class WorkflowReplace(WorkflowIn):
@@ -90,6 +131,7 @@ class WorkflowReplace(WorkflowIn):
 class ServiceOut(Schema):
     service_id = fields.String(attribute="id")
     name = fields.String()
+    version = fields.Integer()
     address = fields.String()
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
@@ -100,11 +142,59 @@ class ServiceOut(Schema):
 class WorkflowOut(Schema):
     workflow_id = fields.String(attribute="id")
     name = fields.String()
-    services = fields.List(fields.String())
+    version = fields.Integer()
+    services = fields.List(fields.Raw())
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
     operations = fields.Raw()
     created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class FlowWarning(Schema):
+    output = fields.String()
+    message = fields.String()
+
+
+class WorkflowSaved(WorkflowOut):
+    """A workflow as registered, with what its definition-time check warns of."""
+
+    warnings = fields.List(fields.Nested(FlowWarning))
+
+
+class Lineage(Schema):
+    workflow = fields.String()
+    version = fields.Integer()
+    steps = fields.List(fields.Dict(), metadata={"description": "Where each step input comes from"})
+    outputs = fields.Dict(metadata={"description": "Where each workflow output comes from"})
+
+
+class VersionArgs(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class ForceArgs(Schema):
+    force = fields.Boolean(
+        load_default=False, metadata={"description": "Replace even if workflows break"}
+    )
+
+
+class WorkflowImpact(Schema):
+    workflow = fields.String()
+    version = fields.Integer()
+    compatible = fields.Boolean()
+    problems = fields.List(fields.Dict(), metadata={"description": "What would no longer flow"})
+    lost_outputs = fields.List(fields.Dict(), metadata={"description": "Outputs no longer made"})
+
+
+class ImpactOut(Schema):
+    service = fields.String()
+    compatible = fields.Boolean()
+    workflows = fields.List(fields.Nested(WorkflowImpact))
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
     updated_at = fields.DateTime()
 
 
@@ -133,6 +223,7 @@ class EventOut(Schema):
     event_id = fields.String(attribute="id")
     workflow_id = fields.String()
     workflow = fields.String()
+    workflow_version = fields.Integer()
     status = fields.String(metadata={"enum": list(states.STATES)})
     acked_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
@@ -144,6 +235,7 @@ class EventOut(Schema):
 class StepOut(Schema):
     index = fields.Integer()
     service = fields.String()
+    service_version = fields.Integer()
     address = fields.String()
     started_at = fields.DateTime()
     duration_ms = fields.Float()
@@ -155,6 +247,36 @@ class StepOut(Schema):
 class EventDetailOut(EventOut):
     data = fields.Dict()
     steps = fields.List(fields.Nested(StepOut))
+
+
+class DryRunIn(Schema):
+    data = fields.Dict(metadata={"description": "The event data; left out, made up"})
+    samples = fields.Dict(
+        load_default=dict,
+        metadata={"description": "Answers to use, by step index or service; others made up"},
+    )
+
+
+class DryRunUnsavedIn(DryRunIn):
+    workflow = fields.Nested(WorkflowIn, required=True)
+
+
+class DryRunStep(Schema):
+    index = fields.Integer()
+    service = fields.String()
+    request = fields.Dict()
+    response = fields.Raw()
+    sampled = fields.Boolean(metadata={"description": "Whether the answer was made up"})
+
+
+class DryRunOut(Schema):
+    workflow = fields.String()
+    status = fields.String(metadata={"enum": list(states.STATES)})
+    data = fields.Dict()
+    outputs = fields.Dict()
+    error = fields.Nested(StepFailureOut, allow_none=True)
+    steps = fields.List(fields.Nested(DryRunStep))
+    warnings = fields.List(fields.Nested(FlowWarning))
 
 
 class PageArgs(Schema):

@@ -2,8 +2,19 @@
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
+from machinery.contracts import require_compatible, service_impact
 from machinery.errors import Conflict, InvalidData
-from machinery.schemas import PageArgs, ServiceIn, ServiceOut, ServiceReplace, page_of
+from machinery.schemas import (
+    ForceArgs,
+    ImpactOut,
+    PageArgs,
+    ServiceIn,
+    ServiceOut,
+    ServiceReplace,
+    VersionArgs,
+    VersionOut,
+    page_of,
+)
 from machinery.store import store
 
 blp = Blueprint("services", __name__, url_prefix="/s", description="The microservices to call.")
@@ -28,19 +39,42 @@ def list_services(args):
 
 
 @blp.route("/<ref>", methods=["GET"])
+@blp.arguments(VersionArgs, location="query")
 @blp.response(200, ServiceOut)
-def get_service(ref):
-    """Show a service by name or id."""
-    return store().services.get(ref)
+def get_service(args, ref):
+    """Show a service by name or id, at its current version or the one asked for."""
+    return store().services.get(ref, args.get("version"))
+
+
+@blp.route("/<name>/versions", methods=["GET"])
+@blp.response(200, VersionOut(many=True))
+def list_service_versions(name):
+    """List a service's versions, oldest first."""
+    return store().services.history(name)
 
 
 @blp.route("/<name>", methods=["PUT"])
 @blp.arguments(ServiceReplace)
+@blp.arguments(ForceArgs, location="query")
 @blp.response(200, ServiceOut)
-def replace_service(definition, name):
-    """Replace a service's definition."""
+@blp.alt_response(409, description="The change breaks workflows that call the service")
+def replace_service(definition, args, name):
+    """Replace a service's definition with a new version, unless it breaks a workflow."""
     check_name(definition, name)
-    return store().services.replace(name, {**definition, "name": name})
+    existing = store().services.require(name)
+    definition = {**definition, "name": name}
+    if not args["force"]:
+        require_compatible(store(), name, definition)
+    return store().services.replace(name, definition, expected=existing)
+
+
+@blp.route("/<name>/impact", methods=["POST"])
+@blp.arguments(ServiceReplace)
+@blp.response(200, ImpactOut)
+def service_impact_of(definition, name):
+    """Show what a new definition of the service would do to the workflows calling it."""
+    check_name(definition, name)
+    return service_impact(store(), name, {**definition, "name": name})
 
 
 @blp.route("/<name>", methods=["DELETE"])

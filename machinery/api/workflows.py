@@ -1,10 +1,26 @@
-"""/w: compose registered services into workflows."""
+"""/w: compose registered services into workflows, checked for data flow when saved."""
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.api.services import check_name
-from machinery.errors import Conflict
-from machinery.schemas import PageArgs, WorkflowIn, WorkflowOut, WorkflowReplace, page_of
+from machinery.contracts import check_definition
+from machinery.engine.checker import check_workflow
+from machinery.engine.plan import service_names
+from machinery.orchestrator import dry_run
+from machinery.schemas import (
+    DryRunIn,
+    DryRunOut,
+    DryRunUnsavedIn,
+    Lineage,
+    PageArgs,
+    VersionArgs,
+    VersionOut,
+    WorkflowIn,
+    WorkflowOut,
+    WorkflowReplace,
+    WorkflowSaved,
+    page_of,
+)
 from machinery.store import store
 
 blp = Blueprint("workflows", __name__, url_prefix="/w", description="Ordered services to call.")
@@ -12,12 +28,13 @@ blp = Blueprint("workflows", __name__, url_prefix="/w", description="Ordered ser
 
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(WorkflowIn)
-@blp.response(201, WorkflowOut)
+@blp.response(201, WorkflowSaved)
 @blp.alt_response(409, description="A listed service is not registered, or the name is taken")
+@blp.alt_response(422, description="Invalid, or its data cannot flow (`problems`)")
 def register_workflow(definition):
-    """Register a workflow of registered services (again, identically, is a no-op)."""
-    require_services(definition["services"])
-    return store().workflows.register(definition)
+    """Register a workflow whose data flows (again, identically, is a no-op)."""
+    analysis = check_definition(store(), definition)
+    return {**store().workflows.register(definition), "warnings": analysis.warnings}
 
 
 @blp.route("", methods=["GET"], strict_slashes=False)
@@ -30,37 +47,63 @@ def list_workflows(args):
 
 
 @blp.route("/<ref>", methods=["GET"])
+@blp.arguments(VersionArgs, location="query")
 @blp.response(200, WorkflowOut)
-def get_workflow(ref):
-    """Show a workflow by name or id."""
-    return store().workflows.get(ref)
+def get_workflow(args, ref):
+    """Show a workflow by name or id, at its current version or the one asked for."""
+    return store().workflows.get(ref, args.get("version"))
+
+
+@blp.route("/<name>/versions", methods=["GET"])
+@blp.response(200, VersionOut(many=True))
+def list_workflow_versions(name):
+    """List a workflow's versions, oldest first."""
+    return store().workflows.history(name)
+
+
+@blp.route("/<ref>/lineage", methods=["GET"])
+@blp.arguments(VersionArgs, location="query")
+@blp.response(200, Lineage)
+def get_lineage(args, ref):
+    """Show where each step input and each workflow output takes its value from."""
+    workflow = store().workflows.get(ref, args.get("version"))
+    services = store().services.by_names(service_names(workflow["services"]))
+    lineage = check_workflow(workflow, services).lineage
+    return {"workflow": workflow["name"], "version": workflow["version"], **lineage}
 
 
 @blp.route("/<name>", methods=["PUT"])
 @blp.arguments(WorkflowReplace)
-@blp.response(200, WorkflowOut)
+@blp.response(200, WorkflowSaved)
 def replace_workflow(definition, name):
-    """Replace a workflow's definition."""
+    """Replace a workflow's definition with a new version; events already sent keep theirs."""
     check_name(definition, name)
-    store().workflows.require(name)
-    require_services(definition["services"])
-    return store().workflows.replace(name, {**definition, "name": name})
+    existing = store().workflows.require(name)
+    definition = {**definition, "name": name}
+    analysis = check_definition(store(), definition)
+    workflow = store().workflows.replace(name, definition, expected=existing)
+    return {**workflow, "warnings": analysis.warnings}
 
 
 @blp.route("/<name>", methods=["DELETE"])
 @blp.response(204)
 def delete_workflow(name):
-    """Remove a workflow; its events stay readable."""
+    """Remove a workflow and its versions; its events stay readable."""
     store().workflows.delete(name)
 
 
-def require_services(names: list[str]) -> None:
-    """Refuse a workflow that calls services not registered, naming every one of them."""
-    registered = store().services.by_names(names)
-    missing = sorted({name for name in names if name not in registered})
-    if missing:
-        raise Conflict(
-            f"These services are not registered: {', '.join(missing)}. "
-            "Register them with POST /s first.",
-            missing_services=missing,
-        )
+@blp.route("/<ref>/dry-run", methods=["POST"])
+@blp.arguments(DryRunIn)
+@blp.response(200, DryRunOut)
+def dry_run_workflow(request, ref):
+    """Walk a registered workflow without calling any service."""
+    workflow = store().workflows.get(ref)
+    return dry_run(store(), workflow, request.get("data"), request["samples"])
+
+
+@blp.route("/dry-run", methods=["POST"])
+@blp.arguments(DryRunUnsavedIn)
+@blp.response(200, DryRunOut)
+def dry_run_definition(request):
+    """Walk a workflow definition that is not saved, without calling any service."""
+    return dry_run(store(), request["workflow"], request.get("data"), request["samples"])

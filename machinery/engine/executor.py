@@ -5,24 +5,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from machinery.datatypes import matches, type_of
 from machinery.engine import states
+from machinery.engine.operations import apply, evaluate
+from machinery.engine.paths import Missing, resolve
+from machinery.engine.plan import Field, Plan, Step
 
-
-@dataclass(frozen=True)
-class Step:
-    """One call in a plan: which service, where it listens, and which inputs it takes."""
-
-    service: str
-    address: str
-    inputs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What an event runs: the steps in order, and the names it answers (empty: all the data)."""
-
-    steps: tuple[Step, ...]
-    outputs: tuple[str, ...] = ()
+__all__ = ["Plan", "Step", "StepFailed", "Outcome", "run_event", "contract_violations"]
 
 
 class StepFailed(Exception):
@@ -53,24 +42,31 @@ RecordStep = Callable[[dict], None]
 
 def run_event(plan: Plan, data: Mapping, call: Call, record_step: RecordStep) -> Outcome:
     """Run every step of the plan on the event data, recording each step as it finishes."""
-    running = dict(data)
+    running = _operate(plan, -1, dict(data))
     outcome = Outcome(status=states.SUCCEEDED)
     for index, step in enumerate(plan.steps):
-        payload = {name: running[name] for name in step.inputs if name in running}
         record = {
             "index": index,
             "service": step.service,
             "address": step.address,
             "started_at": datetime.now(UTC),
         }
+        if step.version is not None:
+            record["service_version"] = step.version
         started = time.perf_counter()
+        status_code, answer = None, None
         try:
-            status_code, answer = call(step.address, payload)
+            status_code, answer = call(step.address, step_payload(step, running))
+            violations = contract_violations(step.outputs, answer)
+            if violations:
+                raise StepFailed(
+                    states.CONTRACT_VIOLATION, "; ".join(violations) + ".", status_code
+                )
         except StepFailed as failure:
             record.update(
                 duration_ms=_elapsed_ms(started),
                 status_code=failure.status_code,
-                outputs=None,
+                outputs=answer,
                 error={"kind": failure.kind, "message": failure.message},
             )
             outcome.steps.append(record)
@@ -90,9 +86,54 @@ def run_event(plan: Plan, data: Mapping, call: Call, record_step: RecordStep) ->
         )
         outcome.steps.append(record)
         record_step(record)
-        running.update(answer)
+        running = _operate(plan, index, merge_answer(step, running, answer))
     outcome.outputs = _pick_outputs(running, plan.outputs)
     return outcome
+
+
+def step_payload(step: Step, running: dict) -> dict:
+    """What a step's service receives: each input it declares, mapped or taken by name."""
+    payload = {}
+    for name in step.inputs:
+        source = step.input_map.get(name)
+        try:
+            payload[name] = evaluate(source, running) if source else running[name]
+        except (Missing, KeyError):
+            continue  # absent: the service's own contract says whether it may be
+    return payload
+
+
+def merge_answer(step: Step, running: dict, answer: dict) -> dict:
+    """The running data with a step's answer: all of it, or only what its output mapping names."""
+    if step.output_map is None:
+        return {**running, **answer}
+    merged = dict(running)
+    for name, path in step.output_map.items():
+        try:
+            merged[name] = resolve(answer, path)
+        except Missing:
+            merged.pop(name, None)
+    return merged
+
+
+def contract_violations(declared: tuple[Field, ...], answer: dict) -> list[str]:
+    """How an answer breaks the outputs its service declares (empty when it keeps to them)."""
+    violations = []
+    for output in declared:
+        if output.name not in answer:
+            if output.required:
+                violations.append(f"output {output.name!r} ({output.type}) is missing")
+        elif not matches(output.type, answer[output.name]):
+            violations.append(
+                f"output {output.name!r} is {type_of(answer[output.name])}, expected {output.type}"
+            )
+    return violations
+
+
+def _operate(plan: Plan, after: int, running: dict) -> dict:
+    for operation in plan.operations_after(after):
+        running = apply(operation, running)
+    return running
 
 
 def _pick_outputs(running: dict, names: tuple[str, ...]) -> dict:

@@ -27,11 +27,13 @@ class Store:
 
     @property
     def services(self) -> ServiceRepository:
-        return ServiceRepository(self.connection.db.services)
+        db = self.connection.db
+        return ServiceRepository(db.services, db.service_versions)
 
     @property
     def workflows(self) -> WorkflowRepository:
-        return WorkflowRepository(self.connection.db.workflows)
+        db = self.connection.db
+        return WorkflowRepository(db.workflows, db.workflow_versions)
 
     @property
     def events(self) -> EventRepository:

@@ -1,5 +1,11 @@
-"""Storage of named definitions (services and workflows): register, read, list, replace, delete."""
+"""Storage of named, versioned definitions (services and workflows).
 
+The current version of each definition is in one collection (`services`, `workflows`); every
+version, the current one included, is also in `<kind>_versions`, unique by name and version.
+Replacing a definition adds a version: the old ones stay readable.
+"""
+
+from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
@@ -16,16 +22,17 @@ def by_name_or_id(ref: str) -> dict:
 
 
 class DefinitionRepository:
-    """A collection of definitions with unique names."""
+    """A collection of versioned definitions with unique names."""
 
     kind = "definition"
     route = "/"
 
-    def __init__(self, collection: Collection):
+    def __init__(self, collection: Collection, versions: Collection):
         self.collection = collection
+        self.versions = versions
 
     def register(self, definition: dict) -> dict:
-        """Store a new definition, or return the stored one when it is identical."""
+        """Store a new definition as version 1, or return the stored one when it is identical."""
         for _ in range(2):
             existing = self.collection.find_one({"name": definition["name"]})
             if existing is not None:
@@ -37,20 +44,41 @@ class DefinitionRepository:
                     )
                 return to_plain(existing)
             created = now()
-            document = {**definition, "created_at": created, "updated_at": created}
+            document = {
+                **self.stored(definition),
+                "_id": ObjectId(),
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
             try:
                 self.collection.insert_one(document)
             except DuplicateKeyError:
                 continue  # registered concurrently: compare with the winner
+            self._keep_version(document)
             return to_plain(document)
         raise Conflict(f"The {self.kind} {definition['name']!r} is being registered concurrently.")
 
-    def get(self, ref: str) -> dict:
-        """The definition with this name or id; NotFound otherwise."""
+    def get(self, ref: str, version: int | None = None) -> dict:
+        """The definition with this name or id (at a given version); NotFound otherwise."""
         document = self.collection.find_one(by_name_or_id(ref))
         if document is None:
             raise NotFound(f"No {self.kind} named or identified by {ref!r}.")
-        return to_plain(document)
+        if version is None or version == document.get("version"):
+            return to_plain(document)
+        old = self.versions.find_one({"name": document["name"], "version": version})
+        if old is None:
+            raise NotFound(
+                f"The {self.kind} {document['name']!r} has no version {version} "
+                f"(its current version is {document['version']})."
+            )
+        return self._plain_version(old)
+
+    def history(self, name: str) -> list[dict]:
+        """Every version of the named definition, oldest first."""
+        self.require(name)
+        cursor = self.versions.find({"name": name}).sort("version", 1)
+        return [self._plain_version(document) for document in cursor]
 
     def list(self, page: int, page_size: int) -> tuple[list[dict], int]:
         """One page of definitions by name, and how many there are in all."""
@@ -65,18 +93,50 @@ class DefinitionRepository:
             raise NotFound(f"No {self.kind} named {name!r}; register it with POST {self.route}.")
         return existing
 
-    def replace(self, name: str, definition: dict) -> dict:
-        """Replace the named definition, keeping its id and creation date."""
-        existing = self.require(name)
+    def replace(self, name: str, definition: dict, expected: dict | None = None) -> dict:
+        """Make the definition the named one's next version, keeping its id and creation date.
+
+        `expected` is the stored document the change was decided on, if any: when another change
+        landed first, the replacement is refused rather than silently undoing it.
+        """
+        existing = expected or self.require(name)
         document = {
-            **definition,
+            **self.stored(definition),
             "_id": existing["_id"],
+            "version": existing.get("version", 1) + 1,
             "created_at": existing["created_at"],
             "updated_at": now(),
         }
-        self.collection.replace_one({"_id": existing["_id"]}, document)
+        try:
+            self._keep_version(document)
+        except DuplicateKeyError:
+            raise self._changed_concurrently(name) from None
+        result = self.collection.replace_one(
+            {"_id": existing["_id"], "version": existing.get("version", 1)}, document
+        )
+        if result.matched_count == 0:
+            raise self._changed_concurrently(name)
         return to_plain(document)
 
     def delete(self, name: str) -> None:
+        """Remove the definition and its versions."""
         if self.collection.delete_one({"name": name}).deleted_count == 0:
             raise NotFound(f"No {self.kind} named {name!r}.")
+        self.versions.delete_many({"name": name})
+
+    def stored(self, definition: dict) -> dict:
+        """What is stored for a definition (a subclass may add derived fields)."""
+        return dict(definition)
+
+    def _keep_version(self, document: dict) -> None:
+        copy = {key: value for key, value in document.items() if key != "_id"}
+        self.versions.insert_one({**copy, "definition_id": str(document["_id"])})
+
+    @staticmethod
+    def _plain_version(document: dict) -> dict:
+        plain = to_plain(document)
+        plain["id"] = plain.pop("definition_id")
+        return plain
+
+    def _changed_concurrently(self, name: str) -> Conflict:
+        return Conflict(f"The {self.kind} {name!r} was changed concurrently; read it and retry.")

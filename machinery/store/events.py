@@ -24,6 +24,7 @@ class EventRepository:
         document = {
             "workflow_id": workflow["id"],
             "workflow": workflow["name"],
+            "workflow_version": workflow.get("version"),
             "status": states.RUNNING,
             "data": data,
             "acked_at": now(),

@@ -5,7 +5,10 @@ from pymongo.database import Database
 
 INDEXES = {
     "services": [([("name", ASCENDING)], {"unique": True})],
-    # Which workflows use a service is asked only when deleting one: no index on `services`.
+    "service_versions": [([("name", ASCENDING), ("version", ASCENDING)], {"unique": True})],
+    "workflow_versions": [([("name", ASCENDING), ("version", ASCENDING)], {"unique": True})],
+    # Which workflows use a service is asked only when changing or deleting one: no (multikey)
+    # index on `service_names`.
     "workflows": [([("name", ASCENDING)], {"unique": True})],
     "events": [
         ([("acked_at", DESCENDING)], {}),
@@ -13,6 +16,7 @@ INDEXES = {
         ([("workflow", ASCENDING), ("acked_at", DESCENDING)], {}),
         ([("status", ASCENDING), ("acked_at", DESCENDING)], {}),
     ],
+    "steps": [([("event_id", ASCENDING), ("index", ASCENDING)], {"unique": True})],
 }
 
 

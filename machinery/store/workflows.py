@@ -1,13 +1,23 @@
 """The workflows collection."""
 
+from machinery.engine.plan import service_names
 from machinery.store.definitions import DefinitionRepository
+from machinery.store.documents import to_plain
 
 
 class WorkflowRepository(DefinitionRepository):
     kind = "workflow"
     route = "/w"
 
+    def stored(self, definition: dict) -> dict:
+        # The names of the services called, whether a step is a name or an object: for queries.
+        return {**definition, "service_names": sorted(set(service_names(definition["services"])))}
+
+    def using(self, service: str) -> list[dict]:
+        """The workflows that call this service, by name."""
+        cursor = self.collection.find({"service_names": service}).sort("name", 1)
+        return [to_plain(doc) for doc in cursor]
+
     def names_using(self, service: str) -> list[str]:
         """The names of the workflows that call this service."""
-        cursor = self.collection.find({"services": service}, {"name": 1}).sort("name", 1)
-        return [doc["name"] for doc in cursor]
+        return [workflow["name"] for workflow in self.using(service)]

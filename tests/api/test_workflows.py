@@ -46,7 +46,10 @@ def test_another_definition_under_the_same_name_is_a_409(client, upper):
     assert "PUT /w/process-text" in response.json["message"]
 
 
-@pytest.mark.parametrize("operations", [[], {}, [{"rename": {"a": "b"}}], {"pick": ["a"]}])
+@pytest.mark.parametrize(
+    "operations",
+    [[], {}, [{"set": {"copy": "message"}, "after": "inputs"}, {"pick": ["message"]}]],
+)
 def test_operations_are_kept_as_given(client, upper, operations):
     body = client.post("/w", json=workflow(operations=operations)).json
     assert body["operations"] == operations
@@ -59,6 +62,9 @@ def test_operations_are_kept_as_given(client, upper, operations):
         ({"services": "upper"}, "services"),
         ({"services": ["bad name"]}, "services"),
         ({"operations": "none"}, "operations"),
+        ({"operations": {"pick": ["a"]}}, "operations"),
+        ({"operations": [{"pick": ["a"], "rename": {"a": "b"}}]}, "operations"),
+        ({"operations": [{"pick": ["a"], "after": 3}]}, "operations"),
         ({"name": "white space"}, "name"),
         ({"inputs": [{"name": "x", "type": "blob"}]}, "inputs"),
     ],
@@ -71,6 +77,7 @@ def test_invalid_workflows_are_422(client, upper, change, field_name):
 
 def test_get_list_put_delete(client, upper):
     created = client.post("/w", json=workflow()).json
+    assert created.pop("warnings") == []
     assert client.get("/w/process-text").json == created
     assert client.get(f"/w/{created['workflow_id']}").json == created
     assert client.get("/w").json["total"] == 1

@@ -1,0 +1,82 @@
+"""Contracts between workflows and services: checked when either changes.
+
+A workflow is checked against the services it calls when it is saved; a service's new
+definition is checked against every workflow that calls it before it replaces the old one.
+"""
+
+from machinery.engine.checker import Analysis, check_workflow
+from machinery.engine.plan import service_names
+from machinery.errors import Conflict, InvalidData
+from machinery.store import Store
+
+
+def services_for(store: Store, workflow: dict) -> dict[str, dict]:
+    """The registered services a workflow calls, by name; Conflict naming every missing one."""
+    names = service_names(workflow["services"])
+    registered = store.services.by_names(names)
+    missing = sorted(set(names) - set(registered))
+    if missing:
+        raise Conflict(
+            f"These services are not registered: {', '.join(missing)}. "
+            "Register them with POST /s first.",
+            missing_services=missing,
+        )
+    return registered
+
+
+def check_definition(store: Store, workflow: dict, services: dict | None = None) -> Analysis:
+    """The flow analysis of a workflow definition; InvalidData (422) when its data cannot flow."""
+    analysis = check_workflow(workflow, services or services_for(store, workflow))
+    if analysis.problems:
+        count = len(analysis.problems)
+        raise InvalidData(
+            f"The data of workflow {workflow['name']!r} cannot flow: "
+            f"{count} problem{'s' if count > 1 else ''}. {analysis.problems[0]['message']}",
+            problems=analysis.problems,
+            warnings=analysis.warnings,
+        )
+    return analysis
+
+
+def service_impact(store: Store, name: str, proposed: dict) -> dict:
+    """What replacing a service's definition would do to each workflow that calls it."""
+    store.services.require(name)
+    affected = []
+    for workflow in store.workflows.using(name):
+        services = services_for(store, workflow)
+        before = check_workflow(workflow, services)
+        after = check_workflow(workflow, {**services, name: {**proposed, "name": name}})
+        broken = [p for p in after.problems if p["message"] not in _messages(before.problems)]
+        lost = [w for w in after.warnings if w["message"] not in _messages(before.warnings)]
+        affected.append(
+            {
+                "workflow": workflow["name"],
+                "version": workflow.get("version"),
+                "compatible": not broken and not lost,
+                "problems": broken,
+                "lost_outputs": lost,
+            }
+        )
+    return {
+        "service": name,
+        "compatible": all(entry["compatible"] for entry in affected),
+        "workflows": affected,
+    }
+
+
+def require_compatible(store: Store, name: str, proposed: dict) -> None:
+    """Conflict (409) when the new definition would break a workflow that calls the service."""
+    impact = service_impact(store, name, proposed)
+    if impact["compatible"]:
+        return
+    broken = [entry for entry in impact["workflows"] if not entry["compatible"]]
+    names = ", ".join(entry["workflow"] for entry in broken)
+    raise Conflict(
+        f"This change to service {name!r} breaks workflows {names}; fix them first, or "
+        "send the change again with ?force=true.",
+        workflows=broken,
+    )
+
+
+def _messages(items: list[dict]) -> set[str]:
+    return {item["message"] for item in items}

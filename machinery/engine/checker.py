@@ -1,0 +1,318 @@
+"""Checking, when a workflow is saved, that its data will flow: every input fed, every type fitting.
+
+The walk follows the steps in order with what the running data is known to hold at each point:
+the workflow's inputs first, then what each step's outputs (or output mapping) add, and what the
+operations change. Values inside an object or an array have no declared type: a path into one is
+accepted here, and their types are only checked when the data is there.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from machinery.datatypes import matches, type_of
+from machinery.engine.paths import format_path
+from machinery.engine.plan import (
+    DefinitionError,
+    Literal,
+    Operation,
+    Ref,
+    Source,
+    parse_operations,
+    parse_step,
+)
+
+# Which declared types a value of another type may feed (beyond the same type).
+WIDENINGS = {("int", "float")}
+
+UNSATISFIED = "unsatisfied"
+TYPE_MISMATCH = "type_mismatch"
+IMPOSSIBLE_PATH = "impossible_path"
+UNKNOWN_INPUT = "unknown_input"
+INVALID = "invalid_definition"
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the running data is known to hold under one name, and where it came from."""
+
+    type: str | None  # None: inside an object or array, not declared
+    origin: dict
+    optional: bool = False
+
+
+@dataclass
+class Analysis:
+    problems: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    lineage: dict = field(default_factory=lambda: {"steps": [], "outputs": {}})
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def fits(actual: str | None, expected: str) -> bool:
+    """Whether a value known to be of type `actual` may feed a field of type `expected`."""
+    return actual is None or actual == expected or (actual, expected) in WIDENINGS
+
+
+def describe(origin: dict) -> str:
+    """Where a value comes from, in words."""
+    source = origin["from"]
+    if source == "input":
+        return "workflow input"
+    if source == "step":
+        return f"output {origin['field']!r} of step {origin['step']} ({origin['service']})"
+    if source == "literal":
+        return "a literal"
+    return f"operation {origin['operation']}"
+
+
+def check_workflow(workflow: Mapping, services: Mapping[str, Mapping]) -> Analysis:
+    """Walk the workflow's steps and say what will not flow (problems) or not be there (warnings).
+
+    `services` holds the definition of every service the workflow calls, by name.
+    """
+    return _Walk(workflow, services).run()
+
+
+class _Walk:
+    def __init__(self, workflow: Mapping, services: Mapping[str, Mapping]):
+        self.workflow = workflow
+        self.services = services
+        self.analysis = Analysis()
+        self.known = {
+            f["name"]: Known(f["type"], {"from": "input", "field": f["name"]}, not _required(f))
+            for f in workflow["inputs"]
+        }
+
+    def run(self) -> Analysis:
+        try:
+            operations = parse_operations(self.workflow.get("operations"), len(self._entries))
+        except DefinitionError as error:
+            self._problem(INVALID, str(error))
+            operations = ()
+        self._operate(operations, -1)
+        for index, entry in enumerate(self._entries):
+            try:
+                name, input_map, output_map = parse_step(entry)
+            except (DefinitionError, KeyError) as error:
+                self._problem(INVALID, f"Step {index}: {error}", step=index)
+                continue
+            self._step(index, name, self.services[name], input_map, output_map)
+            self._operate(operations, index)
+        self._outputs()
+        return self.analysis
+
+    @property
+    def _entries(self) -> list:
+        return self.workflow["services"]
+
+    def _step(self, index, name, service, input_map, output_map):
+        where = f"Step {index} ({name})"
+        lineage = {"index": index, "service": name, "inputs": {}}
+        self.analysis.lineage["steps"].append(lineage)
+        declared = {f["name"]: f for f in service["inputs"]}
+        for unknown in sorted(set(input_map) - set(declared)):
+            self._problem(
+                UNKNOWN_INPUT,
+                f"{where}: the input mapping names {unknown!r}, which {name} does not take "
+                f"(it takes: {', '.join(declared) or 'nothing'}).",
+                step=index,
+                service=name,
+                field=unknown,
+            )
+        for field_name, spec in declared.items():
+            source = input_map.get(field_name, Ref((field_name,)))
+            context = {"step": index, "service": name, "field": field_name}
+            origin = self._feed(where, f"input {field_name!r}", spec, source, context)
+            lineage["inputs"][field_name] = origin
+        self._add_outputs(index, name, service, output_map)
+
+    def _feed(self, where, what, spec, source: Source, context) -> dict | None:
+        """Check that a source can feed a declared field; return where its value comes from."""
+        expected = spec["type"]
+        if isinstance(source, Literal):
+            if not matches(expected, source.value):
+                self._problem(
+                    TYPE_MISMATCH,
+                    f"{where}: {what} expects {expected}, but the literal "
+                    f"{source.value!r} is {type_of(source.value)}.",
+                    expected=expected,
+                    found=type_of(source.value),
+                    **context,
+                )
+            return {"from": "literal", "value": source.value}
+        known = self._resolve(where, what, source.path, context)
+        text = format_path(source.path)
+        if known is None:
+            if _required(spec):
+                self._problem(
+                    UNSATISFIED,
+                    f"{where}: {what} ({expected}) can be satisfied by nothing: {text!r} is not "
+                    f"in the running data here, which holds {self._available_text()}.",
+                    expected=expected,
+                    source=text,
+                    available=self._available(),
+                    **context,
+                )
+            return None
+        if not fits(known.type, expected):
+            self._problem(
+                TYPE_MISMATCH,
+                f"{where}: {what} expects {expected}, but {text!r} is {known.type} "
+                f"(from {describe(known.origin)}).",
+                expected=expected,
+                found=known.type,
+                source=text,
+                origin=known.origin,
+                **context,
+            )
+        return {**known.origin, "path": text} if len(source.path) > 1 else known.origin
+
+    def _resolve(self, where, what, path, context) -> Known | None:
+        """What a path into the running data is known to be; None when nothing is there."""
+        head = self.known.get(path[0])
+        if head is None:
+            return None
+        if len(path) == 1:
+            return head
+        if head.type not in (None, "object", "array"):
+            self._problem(
+                IMPOSSIBLE_PATH,
+                f"{where}: {what} reads {format_path(path)!r}, which cannot exist: "
+                f"{path[0]!r} is {head.type} (from {describe(head.origin)}).",
+                source=format_path(path),
+                found=head.type,
+                **context,
+            )
+        return Known(None, head.origin, head.optional)
+
+    def _add_outputs(self, index, name, service, output_map):
+        declared = {f["name"]: f for f in service["outputs"]}
+        if output_map is None:
+            for output in declared.values():
+                origin = {"from": "step", "step": index, "service": name, "field": output["name"]}
+                self.known[output["name"]] = Known(output["type"], origin, not _required(output))
+            return
+        for target, path in output_map.items():
+            text = format_path(path)
+            spec = declared.get(path[0])
+            context = {"step": index, "service": name, "field": target, "source": text}
+            if spec is None:
+                self._problem(
+                    IMPOSSIBLE_PATH,
+                    f"Step {index} ({name}): output {target!r} maps {text!r}, which cannot "
+                    f"exist: {name} declares no output {path[0]!r} (it declares: "
+                    f"{', '.join(declared) or 'nothing'}).",
+                    **context,
+                )
+                continue
+            if len(path) > 1 and spec["type"] not in ("object", "array"):
+                self._problem(
+                    IMPOSSIBLE_PATH,
+                    f"Step {index} ({name}): output {target!r} maps {text!r}, which cannot "
+                    f"exist: {path[0]!r} is {spec['type']}.",
+                    found=spec["type"],
+                    **context,
+                )
+                continue
+            origin = {"from": "step", "step": index, "service": name, "field": text}
+            known_type = spec["type"] if len(path) == 1 else None
+            self.known[target] = Known(known_type, origin, not _required(spec))
+
+    def _operate(self, operations: tuple[Operation, ...], after: int):
+        for number, operation in enumerate(operations):
+            if operation.after == after:
+                self._operation(number, operation)
+
+    def _operation(self, number: int, operation: Operation):
+        where = f"Operation {number} ({operation.action})"
+        origin = {"from": "operation", "operation": number}
+        if operation.action == "set":
+            updates = {}
+            for name, source in operation.argument.items():
+                if isinstance(source, Literal):
+                    updates[name] = Known(type_of(source.value), origin)
+                    continue
+                known = self._resolve(where, f"{name!r}", source.path, {"operation": number})
+                if known is None:
+                    self._problem(
+                        UNSATISFIED,
+                        f"{where}: {format_path(source.path)!r} is not in the running data "
+                        f"here, which holds {self._available_text()}.",
+                        operation=number,
+                        field=name,
+                        source=format_path(source.path),
+                        available=self._available(),
+                    )
+                    continue
+                updates[name] = Known(known.type, known.origin, known.optional)
+            self.known.update(updates)
+        elif operation.action == "rename":
+            moved = {}
+            for old, new in operation.argument.items():
+                if old not in self.known:
+                    self._problem(
+                        UNSATISFIED,
+                        f"{where}: there is no {old!r} to rename here; the running data holds "
+                        f"{self._available_text()}.",
+                        operation=number,
+                        field=old,
+                        available=self._available(),
+                    )
+                    continue
+                moved[new] = self.known.pop(old)
+            self.known.update(moved)
+        elif operation.action == "remove":
+            for name in operation.argument:
+                self.known.pop(name, None)
+        elif operation.action == "pick":
+            self.known = {n: self.known[n] for n in operation.argument if n in self.known}
+
+    def _outputs(self):
+        for spec in self.workflow["outputs"]:
+            name = spec["name"]
+            known = self.known.get(name)
+            if known is None:
+                self.analysis.warnings.append(
+                    {
+                        "output": name,
+                        "message": f"Workflow output {name!r} is produced by nothing; "
+                        "events will not have it.",
+                    }
+                )
+                self.analysis.lineage["outputs"][name] = None
+                continue
+            if not fits(known.type, spec["type"]):
+                self._problem(
+                    TYPE_MISMATCH,
+                    f"Workflow output {name!r} is declared {spec['type']}, but it is "
+                    f"{known.type} (from {describe(known.origin)}).",
+                    output=name,
+                    expected=spec["type"],
+                    found=known.type,
+                    origin=known.origin,
+                )
+            self.analysis.lineage["outputs"][name] = known.origin
+
+    def _available(self) -> dict:
+        return {
+            name: {"type": known.type, "from": describe(known.origin)}
+            for name, known in self.known.items()
+        }
+
+    def _available_text(self) -> str:
+        if not self.known:
+            return "nothing"
+        return ", ".join(
+            f"{name} ({known.type or 'any'}, {describe(known.origin)})"
+            for name, known in self.known.items()
+        )
+
+    def _problem(self, code: str, message: str, **details):
+        self.analysis.problems.append({"code": code, "message": message, **details})
+
+
+def _required(spec: Mapping) -> bool:
+    return spec.get("required", True)
