@@ -44,6 +44,7 @@ def test_apply_registers_the_example_services_before_the_workflow(example):
         "registered service space-counter",
         "registered service upper",
         "registered workflow process-text",
+        "registered workflow shout-and-count",
     ]
 
 
@@ -70,6 +71,16 @@ def test_the_seed_event_end_to_end_is_stored_with_every_step(api_url, example, d
     assert document["outputs"] == SEED_OUTPUTS
     assert document["finished_at"] >= document["acked_at"]
     assert db.steps.count_documents({"event_id": event["event_id"]}) == 3
+
+
+def test_the_mapped_example_keeps_both_answers(api_url, example):
+    response = requests.post(f"{api_url}/e/shout-and-count", json={"text": "a b c"}, timeout=10)
+    assert response.status_code == 201, response.text
+    assert response.json()["outputs"] == {
+        "message": "A B C",
+        "spaces": 2,
+        "source": "shout-and-count",
+    }
 
 
 def test_the_event_list_shows_the_newest_first(api_url, example):
