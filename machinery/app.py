@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from machinery import __version__, store
+from machinery import __version__, auth, store
 from machinery.api import register_api
 from machinery.cli import register_commands
 from machinery.config import OPENAPI, from_environment
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build a Machinery app: settings, store, outbound caller, API, error handlers, commands."""
+    """Build a Machinery app: settings, store, outbound caller, API keys, API, errors, commands."""
     app = Flask("machinery")
     app.config.update(OPENAPI, API_VERSION=__version__)
     app.config.update(from_environment())
@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["machinery.caller"] = HttpCaller(
         app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"]
     )
+    auth.init_app(app)
     register_api(app)
     register_error_handlers(app)
     register_commands(app)

@@ -31,7 +31,12 @@ def init_db():
     show_default=True,
     help="The Machinery API (or set MACHINERY_URL).",
 )
-def apply(files, url):
+@click.option(
+    "--api-key",
+    envvar="MACHINERY_API_KEY",
+    help="A management key, sent as 'Authorization: Bearer <key>' (better: set MACHINERY_API_KEY).",
+)
+def apply(files, url, api_key):
     """Register service and workflow definition files with a running Machinery.
 
     Services are applied before workflows. A definition already registered differently is
@@ -44,6 +49,8 @@ def apply(files, url):
         if "address" not in definition and "services" not in definition:
             raise click.ClickException(f"{path}: neither a service nor a workflow definition.")
     session = requests.Session()
+    if api_key:
+        session.headers["Authorization"] = f"Bearer {api_key}"
     failed = False
     for route, batch in (("s", services), ("w", workflows)):
         for path, definition in batch:

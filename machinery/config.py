@@ -17,7 +17,15 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CONNECT_TIMEOUT": float(environ.get("MACHINERY_CONNECT_TIMEOUT", "5")),
         "READ_TIMEOUT": float(environ.get("MACHINERY_READ_TIMEOUT", "30")),
         "PAGE_SIZE": int(environ.get("MACHINERY_PAGE_SIZE", "20")),
+        # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
+        "MANAGEMENT_KEYS": comma_list(environ.get("MACHINERY_MANAGEMENT_KEYS", "")),
+        "CONSUMER_KEYS": comma_list(environ.get("MACHINERY_CONSUMER_KEYS", "")),
     }
+
+
+def comma_list(value: str) -> list[str]:
+    """The non-empty entries of a comma-separated setting, stripped of spaces."""
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 # The limit on page_size in listings.
