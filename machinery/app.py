@@ -8,6 +8,7 @@ from machinery import __version__, auth, store
 from machinery.api import register_api
 from machinery.cli import register_commands
 from machinery.config import OPENAPI, from_environment
+from machinery.engine.addresses import AddressPolicy
 from machinery.engine.http import HttpCaller
 from machinery.errors import register_error_handlers
 
@@ -21,9 +22,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(from_environment())
     app.config.update(config or {})
     app.json.sort_keys = False
+    policy = AddressPolicy(app.config["ALLOWED_HOSTS"], app.config["DENIED_NETWORKS"])
+    app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     store.init_app(app)
     app.extensions["machinery.caller"] = HttpCaller(
-        app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"]
+        app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"], policy=policy
     )
     auth.init_app(app)
     register_api(app)

@@ -17,6 +17,10 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CONNECT_TIMEOUT": float(environ.get("MACHINERY_CONNECT_TIMEOUT", "5")),
         "READ_TIMEOUT": float(environ.get("MACHINERY_READ_TIMEOUT", "30")),
         "PAGE_SIZE": int(environ.get("MACHINERY_PAGE_SIZE", "20")),
+        # Which service addresses may be called (see machinery/engine/addresses.py): comma-separated
+        # host names, *.suffix patterns and CIDRs; unset, all but the always-refused ranges.
+        "ALLOWED_HOSTS": environ.get("MACHINERY_ALLOWED_HOSTS", ""),
+        "DENIED_NETWORKS": environ.get("MACHINERY_DENIED_NETWORKS", ""),
         # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
         "MANAGEMENT_KEYS": comma_list(environ.get("MACHINERY_MANAGEMENT_KEYS", "")),
         "CONSUMER_KEYS": comma_list(environ.get("MACHINERY_CONSUMER_KEYS", "")),

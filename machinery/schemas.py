@@ -1,10 +1,12 @@
 """What comes in and what goes out: the marshmallow schemas of services, workflows and events."""
 
+from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from machinery.config import MAX_PAGE_SIZE
 from machinery.datatypes import TYPES, canonical_type
 from machinery.engine import states
+from machinery.engine.addresses import RefusedAddress
 from machinery.engine.paths import PathError
 from machinery.engine.plan import DefinitionError, parse_operations, parse_step
 
@@ -54,13 +56,22 @@ class _Typed(Schema):
                 raise ValidationError(f"Field names repeat: {', '.join(repeated)}.", key)
 
 
+def callable_address(address: str) -> None:
+    """Refuse an address the app's address policy never lets it call (literal IPs and names
+    only: no DNS lookup, the name may not resolve yet where Machinery is deployed)."""
+    try:
+        current_app.extensions["machinery.addresses"].check_registration(address)
+    except RefusedAddress as refused:
+        raise ValidationError(str(refused)) from None
+
+
 class ServiceIn(_Typed):
     name = fields.String(required=True, validate=NAME)
     address = fields.Url(
         required=True,
         schemes={"http", "https"},
         require_tld=False,
-        validate=validate.Length(max=2048),
+        validate=[validate.Length(max=2048), callable_address],
     )
 
 

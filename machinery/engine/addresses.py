@@ -1,4 +1,4 @@
-"""Which addresses Machinery may call: checked at registration, and on the resolved IPs at call time.
+"""Which addresses Machinery may call: checked at registration, and on the IPs at call time.
 
 Link-local and cloud metadata addresses, unspecified, multicast and broadcast addresses are always
 refused, in any spelling (IPv4-mapped IPv6 included). Loopback and private ranges are allowed
@@ -56,7 +56,7 @@ class AddressPolicy:
     def __init__(self, allowed_hosts: Iterable[str] | str = (), denied_networks=()):
         names, suffixes, networks = set(), [], []
         for entry in _entries(allowed_hosts):
-            network = _network(entry)
+            network = _network(entry, ALLOWED_HOSTS)
             if network is not None:
                 networks.append(network)
             elif entry.startswith("*.") and _HOST_NAME.fullmatch(entry[2:]):
@@ -73,7 +73,7 @@ class AddressPolicy:
         self._allowed_networks = tuple(networks)
         denied = []
         for entry in _entries(denied_networks):
-            network = _network(entry)
+            network = _network(entry, DENIED_NETWORKS)
             if network is None:
                 raise ValueError(f"{DENIED_NETWORKS}: {entry!r} is not a CIDR.")
             denied.append((network, f"in {DENIED_NETWORKS}"))
@@ -95,7 +95,8 @@ class AddressPolicy:
         for ip in ips or ():
             refused = self._refused_range(ip)
             if refused:
-                return f"{_subject(name, literal, refused)}; Machinery never calls it."
+                described, why = refused
+                return f"{_subject(name, literal, described)} {why}; Machinery never calls it."
         if not self.restricted or (literal is None and self._name_allowed(name)):
             return None
         if ips is None:
@@ -104,12 +105,15 @@ class AddressPolicy:
             return f"{name} matches nothing in {ALLOWED_HOSTS}."
         for ip in ips:
             if not self._network_allowed(ip):
-                return f"{_subject(name, literal, (ip, 'outside ' + ALLOWED_HOSTS))}."
+                return f"{_subject(name, literal, str(ip))} outside {ALLOWED_HOSTS}."
         return None
 
     def check_registration(self, address: str) -> None:
         """Refuse a service address that could never be called; no DNS lookup."""
-        host = urlsplit(address).hostname
+        try:
+            host = urlsplit(address).hostname
+        except ValueError:
+            return  # not a URL: the URL check says so
         reason = self.refusal(host) if host else None
         if reason:
             raise RefusedAddress(reason)
@@ -125,7 +129,7 @@ class AddressPolicy:
         if literal is not None:
             ips = [literal]
         else:
-            ips = [ipaddress.ip_address(answer) for answer in resolve(host.strip("[]"), port)]
+            ips = [ipaddress.ip_address(answer) for answer in resolve(host, port)]
         reason = self.refusal(host, ips)
         if reason:
             raise RefusedAddress(reason)
@@ -174,12 +178,9 @@ def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(answer[4][0] for answer in answers))
 
 
-def _subject(name: str, literal: IPAddress | None, refused: tuple) -> str:
-    """'10.0.0.1 is outside ...' for a literal IP, 'name resolves to 10.0.0.1, outside ...'."""
-    described, why = refused
-    if literal is not None:
-        return f"{described} is {why}"
-    return f"{name} resolves to {described}, {why}"
+def _subject(name: str, literal: IPAddress | None, described: str) -> str:
+    """How a refusal starts: '10.0.0.1 is' for a literal IP, 'name resolves to 10.0.0.1,'."""
+    return f"{described} is" if literal is not None else f"{name} resolves to {described},"
 
 
 def _host_name(host: str) -> str:
@@ -205,10 +206,11 @@ def _entries(setting: Iterable[str] | str) -> list[str]:
     return [entry.strip().rstrip(".").lower() for entry in setting if entry.strip()]
 
 
-def _network(entry: str) -> Network | None:
+def _network(entry: str, setting: str) -> Network | None:
+    """The network an entry names (an IP alone is a /32 or /128), None for a name."""
     try:
         return ipaddress.ip_network(entry)
     except ValueError as error:
-        if "/" in entry:
-            raise ValueError(f"{entry!r} is not a network: {error}.") from None
+        if "/" in entry and literal_ip(entry.partition("/")[0]) is not None:
+            raise ValueError(f"{setting}: {entry!r} is not a network ({error}).") from None
         return None

@@ -1,17 +1,35 @@
-"""The HTTP caller: JSON POSTs to services over pooled keep-alive connections, with timeouts."""
+"""The HTTP caller: JSON POSTs to services over pooled keep-alive connections, with timeouts.
 
+Every new connection goes only to an address the AddressPolicy allows: the caller resolves the
+host itself, checks every IP it gets, and connects to one of those (see _GuardedConnection).
+"""
+
+import functools
 import json
+import socket
+import sys
+from collections.abc import Callable, Sequence
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    NameResolutionError,
     NewConnectionError,
     ReadTimeoutError,
 )
 
 from machinery.datatypes import parse_json
 from machinery.engine import states
+from machinery.engine.addresses import (
+    AddressPolicy,
+    IPAddress,
+    RefusedAddress,
+    Resolve,
+    resolve_host,
+)
 from machinery.engine.executor import StepFailed
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -21,9 +39,21 @@ _EXCERPT = 200
 class HttpCaller:
     """Call service addresses with a JSON POST; one per process (connection pools do not fork)."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, pool_size: int = 10):
+    def __init__(
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int = 10,
+        *,
+        policy: AddressPolicy | None = None,
+        resolve: Resolve = resolve_host,
+    ):
+        """policy: which addresses may be called (default: all but the always-refused ones);
+        resolve(host, port): the host's IP addresses, replaceable in tests."""
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._pools = urllib3.PoolManager(num_pools=50, maxsize=pool_size, block=False)
+        check = functools.partial((policy or AddressPolicy()).addresses_to_call, resolve=resolve)
+        self._pools.pool_classes_by_scheme = _guarded_pool_classes(check)
 
     def __call__(self, address: str, payload: dict) -> tuple[int, dict]:
         """POST the payload to the address; return (status, JSON object) or raise StepFailed."""
@@ -35,8 +65,12 @@ class HttpCaller:
                 headers=_HEADERS,
                 timeout=self._timeout,
                 retries=False,
-                redirect=False,
+                redirect=False,  # a redirect would lead to an address nobody registered
             )
+        except RefusedAddress as error:
+            raise StepFailed(
+                states.REFUSED_ADDRESS, f"refused to call {address}: {error}"
+            ) from error
         except NewConnectionError as error:  # before its base class, ConnectTimeoutError
             raise StepFailed(
                 states.CONNECTION_ERROR, f"could not connect to {address}: {_reason(error)}"
@@ -71,6 +105,85 @@ class HttpCaller:
 
     def close(self) -> None:
         self._pools.clear()
+
+
+# check(host, port) -> the checked IPs to connect to; raises RefusedAddress.
+AddressCheck = Callable[[str, int], Sequence[IPAddress]]
+
+
+class _GuardedConnection:
+    """Mixed into urllib3's connections: a new connection goes only to an address checked for it.
+
+    urllib3 would resolve the host inside socket.create_connection, out of reach of a check; here
+    _new_conn resolves once, checks every IP, and connects to a checked IP, so a DNS answer that
+    changes between check and connect (rebinding) cannot redirect it. HTTPS still sends SNI and
+    verifies the certificate for the URL's host name: urllib3 takes them from self.host, not
+    from the socket's peer. The check runs per connection, not per request: a pooled keep-alive
+    connection stays with the peer it was checked for (DNS cannot move an open TCP connection),
+    pools are kept per scheme, host and port, and the policy does not change while the caller lives.
+    """
+
+    address_check: AddressCheck
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            ips = self.address_check(self._dns_host, self.port)
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error
+        try:
+            sock = _connect_first(
+                ips, self.port, self.timeout, self.source_address, self.socket_options
+            )
+        except TimeoutError as error:
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from error
+        except OSError as error:
+            raise NewConnectionError(
+                self, f"Failed to establish a new connection: {error}"
+            ) from error
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+def _guarded_pool_classes(check: AddressCheck) -> dict[str, type[HTTPConnectionPool]]:
+    """Connection pools for PoolManager whose new connections go through the check."""
+
+    class GuardedHTTPConnection(_GuardedConnection, HTTPConnection):
+        address_check = check
+
+    class GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+        address_check = check
+
+    class GuardedHTTPConnectionPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    return {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+
+
+def _connect_first(ips, port, timeout, source_address, socket_options) -> socket.socket:
+    """A socket connected to the first of the IPs that answers (as socket.create_connection)."""
+    error: OSError | None = None
+    for ip in ips:
+        sock = None
+        try:
+            sock = socket.socket(socket.AF_INET if ip.version == 4 else socket.AF_INET6)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if timeout is None or isinstance(timeout, int | float):  # not urllib3's "default"
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect((str(ip), port))
+            return sock
+        except OSError as failed:  # as create_connection: try the next address
+            if sock is not None:
+                sock.close()
+            error = failed
+    raise error or OSError("no address to connect to")
 
 
 def _reason(error: Exception) -> str:

@@ -1,13 +1,18 @@
 """Tests of HttpCaller against real HTTP servers on 127.0.0.1."""
 
+import contextlib
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from machinery.engine import states
+from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import StepFailed
 from machinery.engine.http import HttpCaller
 
@@ -54,6 +59,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
                 "accept": self.headers.get("Accept"),
                 "body": body.decode(),
                 "client_port": self.client_address[1],
+                "host": self.headers.get("Host"),
             },
         )
 
@@ -68,6 +74,10 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     def answer_redirect(self, body: bytes) -> None:
         self.send_body(302, b"", "text/plain", Location="/echo")
+
+    def answer_redirect_to_metadata(self, body: bytes) -> None:
+        location = "http://169.254.169.254/latest/meta-data/"
+        self.send_body(307, b"", "text/plain", Location=location)
 
     def answer_text(self, body: bytes) -> None:
         self.send_body(200, b"hello, not json", "text/plain")
@@ -152,17 +162,25 @@ class ServiceServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
 
-@pytest.fixture
-def server():
-    service = ServiceServer()
+@contextlib.contextmanager
+def serving(service: ServiceServer):
+    """Run the server in a thread; stop it and end its connections afterwards."""
     thread = threading.Thread(target=service.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    yield service
-    service.released.set()
-    service.shutdown()
-    thread.join()
-    service.hang_up_all()
-    service.server_close()
+    try:
+        yield service
+    finally:
+        service.released.set()
+        service.shutdown()
+        thread.join()
+        service.hang_up_all()
+        service.server_close()
+
+
+@pytest.fixture
+def server():
+    with serving(ServiceServer()) as service:
+        yield service
 
 
 @pytest.fixture
@@ -307,3 +325,209 @@ def test_a_body_with_nan_is_not_json(server, caller):
     failure = call_failing(caller, server.url("/not-a-number"))
     assert failure.kind == states.INVALID_RESPONSE
     assert failure.status_code == 200
+
+
+def test_a_redirect_to_a_metadata_address_is_not_followed(server, caller):
+    failure = call_failing(caller, server.url("/redirect-to-metadata"))
+    assert failure.kind == states.HTTP_STATUS
+    assert failure.status_code == 307
+    assert server.requests == [("POST", "/redirect-to-metadata")]
+
+
+# Which addresses are called: HttpCaller resolves a host itself, checks every IP it gets and
+# connects only to a checked one, once per connection.
+
+
+class ScriptedResolver:
+    """A fake resolve(host, port): each lookup answers the next answer (the last one repeats)."""
+
+    def __init__(self, *answers: list[str] | Exception):
+        self.answers = answers
+        self.lookups: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups.append(host)
+        answer = self.answers[min(len(self.lookups), len(self.answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def make_caller():
+    """Make HttpCallers with a policy and a resolver; close them afterwards."""
+    callers = []
+
+    def make(**options) -> HttpCaller:
+        callers.append(HttpCaller(connect_timeout=0.5, read_timeout=READ_TIMEOUT, **options))
+        return callers[-1]
+
+    yield make
+    for http_caller in callers:
+        http_caller.close()
+
+
+@pytest.fixture
+def sockets_opened(monkeypatch):
+    """The sockets opened during the test; opening one fails, as no connection may be made."""
+    opened = []
+
+    def refuse(*args, **kwargs):
+        opened.append(args)
+        raise OSError("a socket was opened")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    return opened
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://0.0.0.0:5001/event",
+        "http://2852039166/",
+    ],
+)
+def test_a_refused_literal_address_is_neither_looked_up_nor_connected(
+    make_caller, sockets_opened, address
+):
+    resolver = ScriptedResolver()
+    failure = call_failing(make_caller(resolve=resolver), address)
+    assert failure.kind == states.REFUSED_ADDRESS
+    assert failure.status_code is None
+    assert failure.message.startswith(f"refused to call {address}: ")
+    assert failure.message.endswith("Machinery never calls it.")
+    assert resolver.lookups == []
+    assert sockets_opened == []
+
+
+def test_a_name_resolving_to_a_metadata_address_is_never_connected(make_caller, sockets_opened):
+    resolver = ScriptedResolver(["169.254.169.254"])
+    address = "http://evil.test/latest/meta-data/"
+    failure = call_failing(make_caller(resolve=resolver), address)
+    assert failure.kind == states.REFUSED_ADDRESS
+    assert failure.message == (
+        f"refused to call {address}: evil.test resolves to 169.254.169.254, a link-local address "
+        "(where cloud metadata services listen); Machinery never calls it."
+    )
+    assert resolver.lookups == ["evil.test"]
+    assert sockets_opened == []
+
+
+def test_one_refused_address_among_several_refuses_the_name(server, make_caller):
+    resolver = ScriptedResolver(["127.0.0.1", "::ffff:169.254.169.254"])
+    port = server.server_address[1]
+    failure = call_failing(make_caller(resolve=resolver), f"http://mixed.test:{port}/echo")
+    assert failure.kind == states.REFUSED_ADDRESS
+    assert server.connections == []
+
+
+def test_a_connection_goes_to_the_address_checked_for_it(server, make_caller):
+    # A rebinding DNS answers a safe address to the check and a refused one afterwards.
+    resolver = ScriptedResolver(["127.0.0.1"], ["169.254.169.254"])
+    caller = make_caller(resolve=resolver)
+    port = server.server_address[1]
+    address = f"http://rebind.test:{port}/echo"
+    answers = [caller(address, {"n": n}) for n in range(3)]
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert answers[0][1]["host"] == f"rebind.test:{port}"
+    assert resolver.lookups == ["rebind.test"]  # once per connection, not per request
+    assert len(server.connections) == 1
+    # The server drops the connection: the next one looks the name up and checks it again.
+    call_failing(caller, f"http://rebind.test:{port}/hang-up")
+    failure = call_failing(caller, address)
+    assert failure.kind == states.REFUSED_ADDRESS
+    assert resolver.lookups == ["rebind.test", "rebind.test"]
+    assert len(server.connections) == 1
+
+
+def test_a_literal_ip_is_called_without_a_lookup(server, make_caller):
+    resolver = ScriptedResolver()
+    assert make_caller(resolve=resolver)(server.url("/echo"), {})[0] == 200
+    assert resolver.lookups == []
+
+
+def test_each_checked_address_is_tried_in_turn(server, make_caller):
+    resolver = ScriptedResolver(["127.0.0.2", "127.0.0.1"])  # nothing listens on 127.0.0.2
+    port = server.server_address[1]
+    status, answer = make_caller(resolve=resolver)(f"http://two.test:{port}/echo", {})
+    assert status == 200
+    assert answer["host"] == f"two.test:{port}"
+
+
+def test_a_name_that_does_not_resolve_is_a_connection_error(make_caller, sockets_opened):
+    resolver = ScriptedResolver(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    address = "http://nowhere.test/event"
+    failure = call_failing(make_caller(resolve=resolver), address)
+    assert failure.kind == states.CONNECTION_ERROR
+    assert failure.message.startswith(f"could not connect to {address}")
+    assert sockets_opened == []
+
+
+def test_the_allow_list_is_kept_at_call_time(server, make_caller):
+    policy = AddressPolicy("*.svc.test")
+    caller = make_caller(policy=policy, resolve=ScriptedResolver(["127.0.0.1"]))
+    port = server.server_address[1]
+    status, answer = caller(f"http://upper.svc.test:{port}/echo", {})
+    assert (status, answer["host"]) == (200, f"upper.svc.test:{port}")
+    failure = call_failing(caller, server.url("/echo"))
+    assert failure.kind == states.REFUSED_ADDRESS
+    assert failure.message.endswith("127.0.0.1 is outside MACHINERY_ALLOWED_HOSTS.")
+    failure = call_failing(caller, f"http://upper.internal:{port}/echo")
+    assert failure.message.endswith(
+        "upper.internal resolves to 127.0.0.1, outside MACHINERY_ALLOWED_HOSTS."
+    )
+    assert len(server.connections) == 1
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for service.test, and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1", "-subj", "/CN=service.test"]
+        + ["-addext", "subjectAltName=DNS:service.test"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate, monkeypatch):
+    """A service on 127.0.0.1 over HTTPS with the certificate, which the caller trusts."""
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    service = ServiceServer()
+    service.socket = context.wrap_socket(service.socket, server_side=True)
+    with serving(service):
+        yield service
+
+
+def test_https_verifies_the_certificate_for_the_host_name(tls_server, make_caller):
+    # The connection goes to the checked IP; SNI and the certificate check use the URL's name.
+    caller = make_caller(resolve=ScriptedResolver(["127.0.0.1"]))
+    port = tls_server.server_address[1]
+    status, answer = caller(f"https://service.test:{port}/echo", {"secure": True})
+    assert (status, answer["host"]) == (200, f"service.test:{port}")
+    assert json.loads(answer["body"]) == {"secure": True}
+
+
+def test_https_to_a_name_the_certificate_does_not_cover_fails(tls_server, make_caller):
+    caller = make_caller(resolve=ScriptedResolver(["127.0.0.1"]))
+    port = tls_server.server_address[1]
+    failure = call_failing(caller, f"https://other.test:{port}/echo")
+    assert failure.kind == states.CONNECTION_ERROR
+    assert "certificate is not valid for 'other.test'" in failure.message
+    assert tls_server.requests == []
