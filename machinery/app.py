@@ -26,7 +26,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     store.init_app(app)
     app.extensions["machinery.caller"] = HttpCaller(
-        app.config["CONNECT_TIMEOUT"], app.config["READ_TIMEOUT"], policy=policy
+        app.config["CONNECT_TIMEOUT"],
+        app.config["READ_TIMEOUT"],
+        policy=policy,
+        max_response_bytes=app.config["MAX_RESPONSE_BYTES"],
     )
     auth.init_app(app)
     register_api(app)

@@ -16,11 +16,18 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "MAX_CONTENT_LENGTH": int(environ.get("MACHINERY_MAX_BODY_BYTES", str(MiB))),
         "CONNECT_TIMEOUT": float(environ.get("MACHINERY_CONNECT_TIMEOUT", "5")),
         "READ_TIMEOUT": float(environ.get("MACHINERY_READ_TIMEOUT", "30")),
+        "MAX_RESPONSE_BYTES": int(environ.get("MACHINERY_MAX_RESPONSE_BYTES", str(MiB))),
         "PAGE_SIZE": int(environ.get("MACHINERY_PAGE_SIZE", "20")),
         # Which service addresses may be called (see machinery/engine/addresses.py): comma-separated
         # host names, *.suffix patterns and CIDRs; unset, all but the always-refused ranges.
         "ALLOWED_HOSTS": environ.get("MACHINERY_ALLOWED_HOSTS", ""),
         "DENIED_NETWORKS": environ.get("MACHINERY_DENIED_NETWORKS", ""),
+        # Limits on definitions and events, each refused with a 4xx past it.
+        "MAX_EVENT_BYTES": int(environ.get("MACHINERY_MAX_EVENT_BYTES", str(512 * 1024))),
+        "MAX_STEPS": int(environ.get("MACHINERY_MAX_STEPS", "100")),
+        "MAX_FIELDS": int(environ.get("MACHINERY_MAX_FIELDS", "100")),
+        # How long a repeated request (same Idempotency-Key) waits for the original to finish.
+        "IDEMPOTENCY_WAIT_S": float(environ.get("MACHINERY_IDEMPOTENCY_WAIT_S", "60")),
         # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
         "MANAGEMENT_KEYS": comma_list(environ.get("MACHINERY_MANAGEMENT_KEYS", "")),
         "CONSUMER_KEYS": comma_list(environ.get("MACHINERY_CONSUMER_KEYS", "")),

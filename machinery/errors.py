@@ -33,6 +33,10 @@ class InvalidData(MachineryError):
     status = 422
 
 
+class PayloadTooLarge(MachineryError):
+    status = 413
+
+
 class StoreUnavailable(MachineryError):
     status = 503
 

@@ -1,5 +1,9 @@
 """Accept an event for a workflow, run it through the engine and keep the record in the store."""
 
+import hashlib
+import json
+import time
+
 from machinery.contracts import check_definition, services_for
 from machinery.datatypes import check_fields
 from machinery.engine import states
@@ -10,18 +14,59 @@ from machinery.errors import InvalidData
 from machinery.store import Store
 
 
-def submit_event(store: Store, call: Call, workflow_ref: str, body: dict) -> dict:
-    """Validate the event data against the workflow, run it, and return the stored event."""
+def submit_event(
+    store: Store,
+    call: Call,
+    workflow_ref: str,
+    body: dict,
+    key: str | None = None,
+    wait_s: float = 60.0,
+) -> dict:
+    """Validate the event data against the workflow, run it, and return the stored event.
+
+    With an idempotency key used before for the workflow, the event is not run again: the
+    original is returned (once it has finished, waiting up to `wait_s` for it).
+    """
     workflow = store.workflows.get(workflow_ref)
     data = event_data(workflow, body)
     require_inputs(workflow, data)
     plan = build_plan(workflow, services_for(store, workflow))
-    event = store.events.accept(workflow, data)
-    outcome = run_event(plan, data, call, lambda step: store.events.record_step(event["id"], step))
+    print_ = fingerprint(data) if key is not None else None
+    event, created = store.events.accept(workflow, data, key, print_)
+    if not created:
+        return replay(store, event, print_, wait_s)
+    outcome = run_event(
+        plan, data, call, lambda step: store.events.record_step(event["id"], step), event["id"]
+    )
     finished = store.events.finish(event["id"], outcome.status, outcome.outputs, outcome.error)
     if finished["status"] == states.FAILED:
         finished["message"] = failure_message(finished["error"])
     return finished
+
+
+def fingerprint(data: dict) -> str:
+    """A digest of event data, the same for the same data whatever the order of its keys."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay(store: Store, original: dict, print_: str, wait_s: float) -> dict:
+    """The event first sent with an idempotency key, once finished (or when waiting is over)."""
+    if original.get("fingerprint") != print_:
+        raise InvalidData(
+            "This Idempotency-Key was already used with different data for this workflow.",
+            errors={"Idempotency-Key": ["Already used with different data."]},
+        )
+    deadline = time.monotonic() + wait_s
+    pause = 0.02
+    while original["status"] == states.RUNNING and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+        original = store.events.get(original["id"], with_steps=False)
+    if original["status"] == states.FAILED:
+        original["message"] = failure_message(original["error"])
+    original["replayed"] = True
+    return original
 
 
 def event_data(workflow: dict, body: dict) -> dict:

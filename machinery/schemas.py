@@ -39,8 +39,21 @@ class FieldSchema(Schema):
     required = fields.Boolean(load_default=True)
 
 
+def at_most(setting: str, what: str):
+    """A validator refusing a list longer than a configured limit."""
+
+    def check(value):
+        limit = current_app.config[setting]
+        if len(value) > limit:
+            raise ValidationError(f"At most {limit} {what}.")
+
+    return check
+
+
 def _field_list():
-    return fields.List(fields.Nested(FieldSchema), load_default=list)
+    return fields.List(
+        fields.Nested(FieldSchema), load_default=list, validate=at_most("MAX_FIELDS", "fields")
+    )
 
 
 class _Typed(Schema):
@@ -54,6 +67,53 @@ class _Typed(Schema):
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 raise ValidationError(f"Field names repeat: {', '.join(repeated)}.", key)
+
+
+SECONDS = validate.Range(min=0.001, max=3600)
+
+
+class RetryOn(fields.Field):
+    """A failure a retry policy covers: a failure kind, or an HTTP status."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+            return value
+        if value in (states.CONNECTION_ERROR, states.TIMEOUT, states.INVALID_RESPONSE):
+            return value
+        raise ValidationError(
+            "An HTTP status from 400 to 599, or connection_error, timeout or invalid_response."
+        )
+
+
+class TimeoutSchema(Schema):
+    connect = fields.Float(validate=SECONDS, metadata={"description": "Seconds to connect"})
+    read = fields.Float(validate=SECONDS, metadata={"description": "Seconds to wait for answers"})
+
+
+class TimeoutField(fields.Field):
+    """A timeout: seconds (for connecting and for the answer alike), or {"connect", "read"}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            SECONDS(value)
+            return value
+        if isinstance(value, dict):
+            return TimeoutSchema().load(value)
+        raise ValidationError('Seconds, or {"connect": seconds, "read": seconds}.')
+
+
+class RetrySchema(Schema):
+    """When and how to call a service again, in the manner of Step Functions' Retry."""
+
+    max_attempts = fields.Integer(validate=validate.Range(min=1, max=20), load_default=3)
+    interval = fields.Float(validate=validate.Range(min=0, max=3600), load_default=1.0)
+    backoff_rate = fields.Float(validate=validate.Range(min=1, max=10), load_default=2.0)
+    max_delay = fields.Float(validate=validate.Range(min=0, max=3600), load_default=30.0)
+    jitter = fields.Boolean(load_default=True)
+    on = fields.List(
+        RetryOn(),
+        metadata={"description": "Failure kinds and HTTP statuses to retry"},
+    )
 
 
 def callable_address(address: str) -> None:
@@ -73,6 +133,12 @@ class ServiceIn(_Typed):
         require_tld=False,
         validate=[validate.Length(max=2048), callable_address],
     )
+    idempotent = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Whether a repeated request does no harm, so may be resent"},
+    )
+    timeout = TimeoutField()
+    retry = fields.Nested(RetrySchema)
 
 
 class ServiceReplace(ServiceIn):
@@ -81,6 +147,11 @@ class ServiceReplace(ServiceIn):
 
 class StepSchema(Schema):
     service = fields.String(required=True, validate=NAME)
+    timeout = TimeoutField()
+    retry = fields.Nested(RetrySchema)
+    retry_non_idempotent = fields.Boolean(
+        metadata={"description": "Resend even a request that may have reached the service"}
+    )
     input = fields.Dict(
         keys=fields.String(validate=FIELD_NAME),
         metadata={"description": "Service input -> a path into the running data, or a literal"},
@@ -123,8 +194,12 @@ class Operations(fields.Raw):
 
 class WorkflowIn(_Typed):
     name = fields.String(required=True, validate=NAME)
-    services = fields.List(StepEntry(), required=True, validate=validate.Length(min=1))
-    operations = Operations(load_default=list)
+    services = fields.List(
+        StepEntry(),
+        required=True,
+        validate=[validate.Length(min=1), at_most("MAX_STEPS", "steps")],
+    )
+    operations = Operations(load_default=list, validate=at_most("MAX_STEPS", "operations"))
 
     @validates_schema
     def _operations_fit_the_steps(self, data, **kwargs):
@@ -146,6 +221,9 @@ class ServiceOut(Schema):
     address = fields.String()
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
+    idempotent = fields.Boolean()
+    timeout = fields.Raw()
+    retry = fields.Dict()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -214,6 +292,14 @@ class EventData(Schema):
 
     class Meta:
         unknown = INCLUDE
+
+
+class IdempotencyArgs(Schema):
+    key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Regexp(r"^[\x21-\x7e]{1,255}$", error="1 to 255 printable characters."),
+        metadata={"description": "Sending the same key again answers the original event"},
+    )
 
 
 class EventSubmission(Schema):

@@ -13,13 +13,15 @@ class ScriptedServices:
     def __init__(self):
         self.handlers = {}
         self.calls = []
+        self.options = []
 
     def answer(self, address, handler):
         """Make the address answer handler(payload): a dict, or raise StepFailed."""
         self.handlers[address] = handler
 
-    def __call__(self, address, payload):
+    def __call__(self, address, payload, options=None):
         self.calls.append((address, payload))
+        self.options.append(options)
         handler = self.handlers.get(address)
         if handler is None:
             raise StepFailed("connection_error", f"could not connect to {address}")

@@ -1,10 +1,13 @@
 """/e: send events through workflows and read what happened to them."""
 
+import json
+
 from flask import current_app
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.engine import states
+from machinery.errors import PayloadTooLarge
 from machinery.orchestrator import submit_event
 from machinery.schemas import (
     EventData,
@@ -12,6 +15,7 @@ from machinery.schemas import (
     EventListArgs,
     EventOut,
     EventSubmission,
+    IdempotencyArgs,
     page_of,
 )
 from machinery.store import store
@@ -21,23 +25,26 @@ blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent thro
 
 @blp.route("/<ref>", methods=["POST"])
 @blp.arguments(EventData)
+@blp.arguments(IdempotencyArgs, location="headers")
 @blp.response(201, EventOut)
 @blp.alt_response(502, schema=EventOut, description="A step failed")
 @blp.alt_response(504, schema=EventOut, description="A step timed out")
-def send_event(data, ref):
+@blp.alt_response(413, description="The event data is larger than the limit")
+def send_event(data, headers, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
-    return answer(submit_event(store(), current_app.extensions["machinery.caller"], ref, data))
+    return run(ref, data, headers.get("key"))
 
 
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(EventSubmission)
+@blp.arguments(IdempotencyArgs, location="headers")
 @blp.response(201, EventOut)
 @blp.alt_response(502, schema=EventOut, description="A step failed")
 @blp.alt_response(504, schema=EventOut, description="A step timed out")
-def submit(submission):
+@blp.alt_response(413, description="The event data is larger than the limit")
+def submit(submission, headers):
     """Send an event given as {"workflow", "data"}."""
-    caller = current_app.extensions["machinery.caller"]
-    return answer(submit_event(store(), caller, submission["workflow"], submission["data"]))
+    return run(submission["workflow"], submission["data"], headers.get("key"))
 
 
 @blp.route("", methods=["GET"], strict_slashes=False)
@@ -58,7 +65,15 @@ def get_event(event_id):
     return store().events.get(event_id)
 
 
-def answer(event: dict):
-    if event["status"] != states.FAILED:
-        return event
-    return event, 504 if event["error"]["kind"] == states.TIMEOUT else 502
+def run(ref: str, data: dict, key: str | None):
+    limit = current_app.config["MAX_EVENT_BYTES"]
+    if len(json.dumps(data, separators=(",", ":"))) > limit:
+        raise PayloadTooLarge(f"The event data is larger than the limit of {limit} bytes.")
+    caller = current_app.extensions["machinery.caller"]
+    wait_s = current_app.config["IDEMPOTENCY_WAIT_S"]
+    event = submit_event(store(), caller, ref, data, key=key, wait_s=wait_s)
+    status = 201
+    if event["status"] == states.FAILED:
+        status = 504 if event["error"]["kind"] == states.TIMEOUT else 502
+    headers = {"Idempotent-Replayed": "true"} if event.get("replayed") else {}
+    return event, status, headers

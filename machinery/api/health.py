@@ -1,6 +1,14 @@
-"""Liveness: whether the Machinery process answers."""
+"""Liveness (the process answers) and readiness (its database answers too)."""
+
+from marshmallow import Schema, fields
 
 from machinery.api.blueprint import Blueprint
+from machinery.store import store
+
+
+class Readiness(Schema):
+    status = fields.String()
+
 
 blp = Blueprint("health", __name__, description="Whether Machinery is up.")
 
@@ -10,3 +18,12 @@ blp = Blueprint("health", __name__, description="Whether Machinery is up.")
 def healthcheck():
     """Tell that Machinery is alive."""
     return None
+
+
+@blp.route("/readyz", methods=["GET"])
+@blp.response(200, Readiness)
+@blp.alt_response(503, description="The database cannot be reached")
+def readyz():
+    """Tell whether Machinery can serve requests: its database answers."""
+    store().ping()
+    return {"status": "ready"}

@@ -6,11 +6,12 @@ operations change. Values inside an object or an array have no declared type: a 
 accepted here, and their types are only checked when the data is there.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from machinery.datatypes import matches, type_of
-from machinery.engine.paths import format_path
+from machinery.engine.paths import PathError, format_path
 from machinery.engine.plan import (
     DefinitionError,
     Literal,
@@ -89,17 +90,17 @@ class _Walk:
     def run(self) -> Analysis:
         try:
             operations = parse_operations(self.workflow.get("operations"), len(self._entries))
-        except DefinitionError as error:
+        except (DefinitionError, PathError) as error:
             self._problem(INVALID, str(error))
             operations = ()
         self._operate(operations, -1)
         for index, entry in enumerate(self._entries):
             try:
                 name, input_map, output_map = parse_step(entry)
-            except (DefinitionError, KeyError) as error:
+            except (DefinitionError, PathError) as error:
                 self._problem(INVALID, f"Step {index}: {error}", step=index)
-                continue
-            self._step(index, name, self.services[name], input_map, output_map)
+            else:
+                self._step(index, name, self.services[name], input_map, output_map)
             self._operate(operations, index)
         self._outputs()
         return self.analysis
@@ -137,7 +138,7 @@ class _Walk:
                 self._problem(
                     TYPE_MISMATCH,
                     f"{where}: {what} expects {expected}, but the literal "
-                    f"{source.value!r} is {type_of(source.value)}.",
+                    f"{json.dumps(source.value)} is {type_of(source.value)}.",
                     expected=expected,
                     found=type_of(source.value),
                     **context,

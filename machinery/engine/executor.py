@@ -1,5 +1,6 @@
 """Run an event: call each step's service in order and thread its answer into the running data."""
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -7,21 +8,21 @@ from datetime import UTC, datetime
 
 from machinery.datatypes import matches, type_of
 from machinery.engine import states
+from machinery.engine.failures import StepFailed
 from machinery.engine.operations import apply, evaluate
 from machinery.engine.paths import Missing, resolve
 from machinery.engine.plan import Field, Plan, Step
+from machinery.engine.retries import call_with_retries
 
-__all__ = ["Plan", "Step", "StepFailed", "Outcome", "run_event", "contract_violations"]
-
-
-class StepFailed(Exception):
-    """A service call that did not give a JSON object back; raised by callers."""
-
-    def __init__(self, kind: str, message: str, status_code: int | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status_code = status_code
+__all__ = [
+    "CallOptions",
+    "Plan",
+    "Step",
+    "StepFailed",
+    "Outcome",
+    "run_event",
+    "contract_violations",
+]
 
 
 @dataclass
@@ -34,13 +35,28 @@ class Outcome:
     steps: list[dict] = field(default_factory=list)
 
 
-# call(address, payload) -> (HTTP status, JSON object answered); raises StepFailed.
-Call = Callable[[str, dict], tuple[int, dict]]
+@dataclass(frozen=True)
+class CallOptions:
+    """How to make one call: the headers to send, and (connect, read) timeouts if not default."""
+
+    headers: Mapping[str, str]
+    timeout: tuple[float | None, float | None] | None = None
+
+
+# call(address, payload, options) -> (HTTP status, JSON object answered); raises StepFailed.
+Call = Callable[[str, dict, CallOptions], tuple[int, dict]]
 # record_step(step) stores a finished step before the next one starts.
 RecordStep = Callable[[dict], None]
 
 
-def run_event(plan: Plan, data: Mapping, call: Call, record_step: RecordStep) -> Outcome:
+def run_event(
+    plan: Plan,
+    data: Mapping,
+    call: Call,
+    record_step: RecordStep,
+    event_id: str = "",
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
     """Run every step of the plan on the event data, recording each step as it finishes."""
     running = _operate(plan, -1, dict(data))
     outcome = Outcome(status=states.SUCCEEDED)
@@ -55,19 +71,30 @@ def run_event(plan: Plan, data: Mapping, call: Call, record_step: RecordStep) ->
             record["service_version"] = step.version
         started = time.perf_counter()
         status_code, answer = None, None
+        attempts: list[dict] = []
+        payload = step_payload(step, running)
         try:
-            status_code, answer = call(step.address, step_payload(step, running))
+            status_code, answer = call_with_retries(
+                _attempt(call, step, payload, event_id, index, attempts),
+                step.retry,
+                step.repeatable,
+                sleep,
+            )
             violations = contract_violations(step.outputs, answer)
             if violations:
                 raise StepFailed(
                     states.CONTRACT_VIOLATION, "; ".join(violations) + ".", status_code
                 )
         except StepFailed as failure:
+            message = failure.message
+            if len(attempts) > 1:
+                message += f" (after {len(attempts)} attempts)"
             record.update(
                 duration_ms=_elapsed_ms(started),
                 status_code=failure.status_code,
                 outputs=answer,
-                error={"kind": failure.kind, "message": failure.message},
+                error={"kind": failure.kind, "message": message},
+                attempts=attempts,
             )
             outcome.steps.append(record)
             record_step(record)
@@ -78,17 +105,60 @@ def run_event(plan: Plan, data: Mapping, call: Call, record_step: RecordStep) ->
                 "address": step.address,
                 "kind": failure.kind,
                 "status_code": failure.status_code,
-                "message": failure.message,
+                "attempts": len(attempts),
+                "message": message,
             }
             return outcome
         record.update(
-            duration_ms=_elapsed_ms(started), status_code=status_code, outputs=answer, error=None
+            duration_ms=_elapsed_ms(started),
+            status_code=status_code,
+            outputs=answer,
+            error=None,
+            attempts=attempts,
         )
         outcome.steps.append(record)
         record_step(record)
         running = _operate(plan, index, merge_answer(step, running, answer))
     outcome.outputs = _pick_outputs(running, plan.outputs)
     return outcome
+
+
+def request_headers(event_id: str, index: int) -> dict[str, str]:
+    """What every call says about itself: the event and step, a key stable across retries, and
+    a W3C traceparent whose trace is the event (a new span each attempt)."""
+    trace_id = (event_id + "0" * 32)[:32] if event_id else secrets.token_hex(16)
+    return {
+        "Idempotency-Key": f"{event_id}-{index}",
+        "X-Machinery-Event-Id": event_id,
+        "X-Machinery-Step": str(index),
+        "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+    }
+
+
+def _attempt(call: Call, step: Step, payload: dict, event_id: str, index: int, log: list):
+    """One attempt at a step's call, noted in the log however it ends."""
+
+    def attempt(number: int) -> tuple[int, dict]:
+        entry = {"attempt": number, "started_at": datetime.now(UTC)}
+        started = time.perf_counter()
+        options = CallOptions(headers=request_headers(event_id, index), timeout=step.timeout)
+        try:
+            status_code, answer = call(step.address, payload, options)
+        except StepFailed as failure:
+            entry.update(
+                duration_ms=_elapsed_ms(started),
+                outcome="failed",
+                status_code=failure.status_code,
+                error_kind=failure.kind,
+                error=failure.message,
+            )
+            log.append(entry)
+            raise
+        entry.update(duration_ms=_elapsed_ms(started), outcome="succeeded", status_code=status_code)
+        log.append(entry)
+        return status_code, answer
+
+    return attempt
 
 
 def step_payload(step: Step, running: dict) -> dict:

@@ -16,10 +16,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
+    InvalidHeader,
     NameResolutionError,
     NewConnectionError,
     ReadTimeoutError,
 )
+from urllib3.util import Retry
 
 from machinery.datatypes import parse_json
 from machinery.engine import states
@@ -30,8 +32,10 @@ from machinery.engine.addresses import (
     Resolve,
     resolve_host,
 )
-from machinery.engine.executor import StepFailed
+from machinery.engine.executor import CallOptions
+from machinery.engine.failures import StepFailed
 
+_RETRY_AFTER = Retry(0)
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _EXCERPT = 200
 
@@ -45,37 +49,51 @@ class HttpCaller:
         read_timeout: float,
         pool_size: int = 10,
         *,
+        max_response_bytes: int = 1024 * 1024,
         policy: AddressPolicy | None = None,
         resolve: Resolve = resolve_host,
     ):
         """policy: which addresses may be called (default: all but the always-refused ones);
         resolve(host, port): the host's IP addresses, replaceable in tests."""
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._max_response_bytes = max_response_bytes
         self._pools = urllib3.PoolManager(num_pools=50, maxsize=pool_size, block=False)
         check = functools.partial((policy or AddressPolicy()).addresses_to_call, resolve=resolve)
         self._pools.pool_classes_by_scheme = _guarded_pool_classes(check)
 
-    def __call__(self, address: str, payload: dict) -> tuple[int, dict]:
+    def __call__(
+        self, address: str, payload: dict, options: CallOptions | None = None
+    ) -> tuple[int, dict]:
         """POST the payload to the address; return (status, JSON object) or raise StepFailed."""
+        headers = {**_HEADERS, **(options.headers if options else {})}
+        timeout = self._timeout_for(options)
         try:
             response = self._pools.request(
                 "POST",
                 address,
                 body=json.dumps(payload).encode(),
-                headers=_HEADERS,
-                timeout=self._timeout,
+                headers=headers,
+                timeout=timeout,
                 retries=False,
                 redirect=False,  # a redirect would lead to an address nobody registered
+                preload_content=False,
             )
+            body = self._read(response, address)
         except RefusedAddress as error:
             raise StepFailed(
-                states.REFUSED_ADDRESS, f"refused to call {address}: {error}"
+                states.REFUSED_ADDRESS, f"refused to call {address}: {error}", sent=False
             ) from error
         except NewConnectionError as error:  # before its base class, ConnectTimeoutError
             raise StepFailed(
-                states.CONNECTION_ERROR, f"could not connect to {address}: {_reason(error)}"
+                states.CONNECTION_ERROR,
+                f"could not connect to {address}: {_reason(error)}",
+                sent=False,
             ) from error
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
+        except ConnectTimeoutError as error:
+            raise StepFailed(
+                states.TIMEOUT, f"timed out connecting to {address}: {error}", sent=False
+            ) from error
+        except ReadTimeoutError as error:
             raise StepFailed(states.TIMEOUT, f"timed out calling {address}: {error}") from error
         except HTTPError as error:
             raise StepFailed(
@@ -84,24 +102,49 @@ class HttpCaller:
         if not 200 <= response.status < 300:
             raise StepFailed(
                 states.HTTP_STATUS,
-                f"answered HTTP {response.status}: {_excerpt(response.data)}",
+                f"answered HTTP {response.status}: {_excerpt(body)}",
                 response.status,
+                retry_after=_retry_after(response),
             )
         try:
-            answer = parse_json(response.data)
+            answer = parse_json(body)
         except ValueError as error:
             raise StepFailed(
                 states.INVALID_RESPONSE,
-                f"answered a body that is not JSON: {_excerpt(response.data)}",
+                f"answered a body that is not JSON: {_excerpt(body)}",
                 response.status,
             ) from error
         if not isinstance(answer, dict):
             raise StepFailed(
                 states.INVALID_RESPONSE,
-                f"answered JSON that is not an object: {_excerpt(response.data)}",
+                f"answered JSON that is not an object: {_excerpt(body)}",
                 response.status,
             )
         return response.status, answer
+
+    def _timeout_for(self, options: CallOptions | None) -> urllib3.Timeout:
+        if options is None or options.timeout is None:
+            return self._timeout
+        connect, read = options.timeout
+        return urllib3.Timeout(
+            connect=self._timeout.connect_timeout if connect is None else connect,
+            read=self._timeout.read_timeout if read is None else read,
+        )
+
+    def _read(self, response, address: str) -> bytes:
+        """The body, refusing one over the limit without holding more of it than the limit."""
+        try:
+            body = response.read(self._max_response_bytes + 1, decode_content=True)
+            if len(body) > self._max_response_bytes:
+                response.close()  # drop the connection rather than read the rest
+                raise StepFailed(
+                    states.RESPONSE_TOO_LARGE,
+                    f"answered more than {self._max_response_bytes} bytes",
+                    response.status,
+                )
+            return body
+        finally:
+            response.release_conn()
 
     def close(self) -> None:
         self._pools.clear()
@@ -184,6 +227,17 @@ def _connect_first(ips, port, timeout, source_address, socket_options) -> socket
                 sock.close()
             error = failed
     raise error or OSError("no address to connect to")
+
+
+def _retry_after(response) -> float | None:
+    """The seconds a Retry-After header asks for (a number or an HTTP date), if any."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(_RETRY_AFTER.parse_retry_after(value), 0.0)
+    except InvalidHeader:
+        return None
 
 
 def _reason(error: Exception) -> str:

@@ -4,6 +4,11 @@
 name and `\\\\` a backslash.
 """
 
+import re
+
+# A list index: ASCII digits, no leading zero.
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+
 
 class PathError(ValueError):
     """A path that is not well formed."""
@@ -46,7 +51,7 @@ def resolve(data, segments: tuple[str, ...]):
     for segment in segments:
         if isinstance(value, dict) and segment in value:
             value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+        elif isinstance(value, list) and _INDEX.fullmatch(segment) and int(segment) < len(value):
             value = value[int(segment)]
         else:
             raise Missing(format_path(segments))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from machinery.engine.paths import parse
+from machinery.engine.retries import RetryPolicy
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACTIONS = ("set", "rename", "remove", "pick")
@@ -59,6 +60,9 @@ class Step:
     input_map: Mapping[str, Source] = field(default_factory=dict)
     output_map: Mapping[str, tuple[str, ...]] | None = None
     version: int | None = None
+    timeout: tuple[float, float] | None = None  # (connect, read); None: the caller's default
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    repeatable: bool = False  # whether a request that may have reached the service may be resent
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def parse_step(entry) -> tuple[str, dict[str, Source], dict[str, tuple[str, ...]
     """(service name, input mapping, output mapping or None) of a `services` entry."""
     if isinstance(entry, str):
         return entry, {}, None
+    if not isinstance(entry.get("service"), str):
+        raise DefinitionError('A step object names its service: {"service": name, ...}.')
     inputs = {name: parse_source(value) for name, value in (entry.get("input") or {}).items()}
     output = entry.get("output")
     if output is None:
@@ -166,6 +172,29 @@ def fields_of(declared: list[dict]) -> tuple[Field, ...]:
     return tuple(Field(f["name"], f["type"], f.get("required", True)) for f in declared)
 
 
+def parse_timeout(spec) -> tuple[float, float] | None:
+    """(connect, read) seconds from a `timeout`: a number (both) or {"connect", "read"}."""
+    if spec is None:
+        return None
+    if isinstance(spec, int | float):
+        return float(spec), float(spec)
+    return spec.get("connect"), spec.get("read")
+
+
+def call_options(service: Mapping, entry) -> dict:
+    """A step's timeout, retry policy and retry safety: the service's, overridden by the step."""
+    step = entry if isinstance(entry, Mapping) else {}
+    service_timeout = parse_timeout(service.get("timeout")) or (None, None)
+    step_timeout = parse_timeout(step.get("timeout")) or (None, None)
+    connect = step_timeout[0] if step_timeout[0] is not None else service_timeout[0]
+    read = step_timeout[1] if step_timeout[1] is not None else service_timeout[1]
+    return {
+        "timeout": None if connect is None and read is None else (connect, read),
+        "retry": RetryPolicy.from_spec(step.get("retry", service.get("retry"))),
+        "repeatable": bool(service.get("idempotent") or step.get("retry_non_idempotent")),
+    }
+
+
 def build_plan(workflow: Mapping, services: Mapping[str, Mapping]) -> Plan:
     """The plan of a workflow, given the definitions of the services it calls, by name."""
     steps = []
@@ -181,6 +210,7 @@ def build_plan(workflow: Mapping, services: Mapping[str, Mapping]) -> Plan:
                 input_map=input_map,
                 output_map=output_map,
                 version=service.get("version"),
+                **call_options(service, entry),
             )
         )
     return Plan(

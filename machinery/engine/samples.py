@@ -30,7 +30,7 @@ class SampleCaller:
         self.supplied = supplied
         self.calls: list[dict] = []
 
-    def __call__(self, address: str, payload: dict) -> tuple[int, dict]:
+    def __call__(self, address: str, payload: dict, options=None) -> tuple[int, dict]:
         index = len(self.calls)
         step = self.plan.steps[index]
         answer = self._supplied(index, step.service)

@@ -13,6 +13,7 @@ HTTP_STATUS = "http_status"
 INVALID_RESPONSE = "invalid_response"
 CONTRACT_VIOLATION = "contract_violation"
 REFUSED_ADDRESS = "refused_address"
+RESPONSE_TOO_LARGE = "response_too_large"
 
 FAILURE_KINDS = (
     CONNECTION_ERROR,
@@ -21,4 +22,5 @@ FAILURE_KINDS = (
     INVALID_RESPONSE,
     CONTRACT_VIOLATION,
     REFUSED_ADDRESS,
+    RESPONSE_TOO_LARGE,
 )

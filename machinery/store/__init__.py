@@ -40,6 +40,10 @@ class Store:
         db = self.connection.db
         return EventRepository(db.events, db.steps)
 
+    def ping(self) -> None:
+        """Raise ConnectionFailure unless the database answers."""
+        self.connection.db.command("ping")
+
     def ensure_indexes(self) -> list[str]:
         return ensure_indexes(self.connection.db)
 

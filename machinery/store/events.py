@@ -8,6 +8,7 @@ and an event's size does not grow with the answers of its services.
 
 from bson import ObjectId
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from machinery.engine import states
 from machinery.errors import NotFound
@@ -19,8 +20,15 @@ class EventRepository:
         self.collection = collection
         self.steps = steps
 
-    def accept(self, workflow: dict, data: dict) -> dict:
-        """Store a new running event for the workflow and its data."""
+    def accept(
+        self, workflow: dict, data: dict, key: str | None = None, fingerprint: str | None = None
+    ) -> tuple[dict, bool]:
+        """Store a new running event for the workflow and its data: (event, True).
+
+        With an idempotency key already used for the workflow, nothing is stored and the event
+        that first used it is returned instead: (that event, False). A unique index decides, so
+        concurrent duplicates cannot both be stored.
+        """
         document = {
             "workflow_id": workflow["id"],
             "workflow": workflow["name"],
@@ -32,8 +40,17 @@ class EventRepository:
             "outputs": None,
             "error": None,
         }
-        self.collection.insert_one(document)
-        return to_plain(document)
+        if key is not None:
+            document["idempotency_key"] = f"{workflow['id']}:{key}"
+            document["fingerprint"] = fingerprint
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError:
+            original = self.collection.find_one({"idempotency_key": document["idempotency_key"]})
+            if original is None:  # the original was deleted in between
+                raise
+            return to_plain(original), False
+        return to_plain(document), True
 
     def record_step(self, event_id: str, step: dict) -> None:
         self.steps.insert_one({**step, "event_id": event_id})
@@ -75,7 +92,7 @@ class EventRepository:
         if status is not None:
             query["status"] = status
         cursor = (
-            self.collection.find(query, {"data": 0})
+            self.collection.find(query, {"data": 0, "fingerprint": 0})
             .sort([("acked_at", -1), ("_id", -1)])
             .skip((page - 1) * page_size)
             .limit(page_size)

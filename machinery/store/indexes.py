@@ -15,6 +15,8 @@ INDEXES = {
         ([("workflow_id", ASCENDING), ("acked_at", DESCENDING)], {}),
         ([("workflow", ASCENDING), ("acked_at", DESCENDING)], {}),
         ([("status", ASCENDING), ("acked_at", DESCENDING)], {}),
+        # "<workflow id>:<Idempotency-Key>", only on events sent with one.
+        ([("idempotency_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],
     "steps": [([("event_id", ASCENDING), ("index", ASCENDING)], {"unique": True})],
 }

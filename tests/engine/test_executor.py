@@ -16,6 +16,7 @@ from machinery.engine.executor import (
     step_payload,
 )
 from machinery.engine.plan import Field, Literal, Ref, build_plan, parse_operations
+from machinery.engine.retries import RetryPolicy
 
 
 class FakeServices:
@@ -24,9 +25,11 @@ class FakeServices:
     def __init__(self, answers: dict, log: list | None = None):
         self.answers = answers
         self.calls: list[tuple[str, dict]] = []
+        self.options: list = []
         self.log = log if log is not None else []
 
-    def __call__(self, address: str, payload: dict) -> tuple[int, dict]:
+    def __call__(self, address: str, payload: dict, options=None) -> tuple[int, dict]:
+        self.options.append(options)
         self.calls.append((address, dict(payload)))
         self.log.append(("call", address))
         answer = self.answers[address]
@@ -167,6 +170,7 @@ def test_a_step_record_describes_the_call():
             "status_code",
             "outputs",
             "error",
+            "attempts",
         }
         assert record["index"] == index
         assert record["service"] == name
@@ -212,6 +216,7 @@ def test_a_failed_step_stops_the_event(failure, status_code):
         "address": "http://b/",
         "kind": failure.kind,
         "status_code": status_code,
+        "attempts": 1,
         "message": failure.message,
     }
     assert outcome.outputs == {}
@@ -572,13 +577,98 @@ def test_a_step_record_carries_the_service_version_when_the_plan_knows_it():
     assert "service_version" not in outcome.steps[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="paths.resolve calls int() on '²' (str.isdigit accepts it): ValueError escapes "
-    "run_event instead of the input being left out as Missing",
-)
 def test_a_path_with_a_superscript_digit_is_missing_not_a_crash():
     plan = Plan(steps=(mapped("upper", "message", input_map={"message": Ref(("items", "²"))}),))
     outcome, services, _ = run(plan, {"items": ["a", "b", "c"]}, {"http://upper/": {}})
     assert services.calls == [("http://upper/", {})]
     assert outcome.status == states.SUCCEEDED
+
+
+# retries, attempts and what each call says about itself
+
+
+class Sequence:
+    """A call answering, attempt after attempt, from a list of answers and failures."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.options = []
+
+    def __call__(self, address, payload, options=None):
+        self.options.append(options)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, StepFailed):
+            raise outcome
+        return 200, outcome
+
+
+def retrying_step(**options) -> Step:
+    return Step(service="flaky", address="http://flaky/", inputs=(), **options)
+
+
+def test_a_retried_step_records_every_attempt():
+    policy = RetryPolicy(max_attempts=3, interval=0.25, jitter=False)
+    call = Sequence(StepFailed(states.HTTP_STATUS, "HTTP 503", 503), {"ok": True})
+    sleeps = []
+    outcome = run_event(
+        Plan(steps=(retrying_step(retry=policy, repeatable=True),)),
+        {},
+        call,
+        lambda step: None,
+        event_id="6b09f0bee692bd4fe2a2bd1f",
+        sleep=sleeps.append,
+    )
+    assert outcome.status == states.SUCCEEDED
+    assert sleeps == [0.25]
+    attempts = outcome.steps[0]["attempts"]
+    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [
+        (1, "failed", 503),
+        (2, "succeeded", 200),
+    ]
+    assert attempts[0]["error_kind"] == states.HTTP_STATUS
+
+
+def test_a_step_that_keeps_failing_says_after_how_many_attempts():
+    policy = RetryPolicy(max_attempts=2, interval=0)
+    failures = [StepFailed(states.TIMEOUT, "slow") for _ in range(2)]
+    outcome = run_event(
+        Plan(steps=(retrying_step(retry=policy, repeatable=True),)),
+        {},
+        Sequence(*failures),
+        lambda step: None,
+        sleep=lambda s: None,
+    )
+    assert outcome.error["attempts"] == 2
+    assert outcome.error["message"] == "slow (after 2 attempts)"
+
+
+def test_a_non_idempotent_step_is_not_resent_after_a_timeout():
+    policy = RetryPolicy(max_attempts=3, interval=0)
+    call = Sequence(StepFailed(states.TIMEOUT, "slow"), {"ok": True})
+    outcome = run_event(
+        Plan(steps=(retrying_step(retry=policy),)), {}, call, lambda s: None, sleep=lambda s: None
+    )
+    assert outcome.status == states.FAILED
+    assert len(call.options) == 1
+
+
+def test_each_call_carries_the_event_the_step_a_stable_key_and_a_traceparent():
+    policy = RetryPolicy(max_attempts=2, interval=0)
+    call = Sequence(StepFailed(states.HTTP_STATUS, "HTTP 503", 503), {"ok": True})
+    run_event(
+        Plan(steps=(retrying_step(retry=policy, repeatable=True, timeout=(1.0, 2.5)),)),
+        {},
+        call,
+        lambda step: None,
+        event_id="6b09f0bee692bd4fe2a2bd1f",
+        sleep=lambda s: None,
+    )
+    first, second = (options.headers for options in call.options)
+    assert first["Idempotency-Key"] == second["Idempotency-Key"] == "6b09f0bee692bd4fe2a2bd1f-0"
+    assert first["X-Machinery-Event-Id"] == "6b09f0bee692bd4fe2a2bd1f"
+    assert first["X-Machinery-Step"] == "0"
+    version, trace, span, flags = first["traceparent"].split("-")
+    assert (version, flags) == ("00", "01")
+    assert trace == "6b09f0bee692bd4fe2a2bd1f00000000"
+    assert len(span) == 16 and span != second["traceparent"].split("-")[2]
+    assert call.options[0].timeout == (1.0, 2.5)

@@ -167,11 +167,6 @@ def test_missing_is_a_lookup_error_but_not_a_key_error():
     assert not issubclass(Missing, KeyError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve tests list indexes with str.isdigit, which accepts '²'; int('²') then "
-    "raises ValueError instead of Missing, so run_event crashes on a path like 'items.²'",
-)
 def test_resolve_raises_missing_for_a_superscript_digit_into_a_list():
     with pytest.raises(Missing):
         resolve(["a", "b", "c"], ("²",))

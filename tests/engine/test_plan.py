@@ -158,7 +158,7 @@ def test_parse_step_refuses_a_malformed_path(entry):
 
 
 def test_parse_step_needs_a_service_name():
-    with pytest.raises(KeyError):
+    with pytest.raises(DefinitionError, match="names its service"):
         parse_step({"input": {"text": "message"}})
 
 

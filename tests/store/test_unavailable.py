@@ -32,3 +32,9 @@ def test_requests_answer_503_with_retry_after(unreachable_client, method, path):
 
 def test_liveness_does_not_depend_on_the_database(unreachable_client):
     assert unreachable_client.get("/healthcheck").status_code == 204
+
+
+def test_readiness_reports_the_database(unreachable_client):
+    response = unreachable_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
