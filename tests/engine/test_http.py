@@ -7,13 +7,14 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from machinery.engine import states
 from machinery.engine.addresses import AddressPolicy
-from machinery.engine.executor import StepFailed
+from machinery.engine.executor import CallOptions, StepFailed
 from machinery.engine.http import HttpCaller
 
 READ_TIMEOUT = 0.3
@@ -118,6 +119,20 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     def answer_not_a_number(self, body: bytes) -> None:
         self.send_body(200, b'{"ratio": NaN}', "application/json")
+
+    def answer_headers(self, body: bytes) -> None:
+        self.send_json(200, {name.lower(): value for name, value in self.headers.items()})
+
+    def answer_busy(self, body: bytes) -> None:
+        self.send_body(503, b"busy", "text/plain", **{"Retry-After": "7"})
+
+    def answer_busy_until(self, body: bytes) -> None:
+        self.send_body(
+            503, b"busy", "text/plain", **{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+        )
+
+    def answer_huge(self, body: bytes) -> None:
+        self.send_json(200, {"blob": "x" * 5000})
 
     def answer_hang_up(self, body: bytes) -> None:
         self.close_connection = True  # closes the connection without an answer
@@ -531,3 +546,58 @@ def test_https_to_a_name_the_certificate_does_not_cover_fails(tls_server, make_c
     assert failure.kind == states.CONNECTION_ERROR
     assert "certificate is not valid for 'other.test'" in failure.message
     assert tls_server.requests == []
+
+
+# headers, per-call timeouts, Retry-After, the response size limit
+
+
+def test_a_call_sends_the_headers_it_is_given(server, caller):
+    options = CallOptions(headers={"Idempotency-Key": "e-0", "traceparent": "00-a-b-01"})
+    _, answer = caller(server.url("/headers"), {}, options)
+    assert answer["idempotency-key"] == "e-0"
+    assert answer["traceparent"] == "00-a-b-01"
+    assert answer["content-type"] == "application/json"
+
+
+def test_a_per_call_read_timeout_overrides_the_default(server):
+    patient = HttpCaller(connect_timeout=0.5, read_timeout=5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StepFailed) as raised:
+            patient(server.url("/slow"), {}, CallOptions(headers={}, timeout=(None, 0.2)))
+        assert raised.value.kind == states.TIMEOUT
+        assert raised.value.sent is True
+        assert time.monotonic() - started < SLOW_ANSWER
+    finally:
+        patient.close()
+
+
+def test_retry_after_in_seconds_is_read(server, caller):
+    failure = call_failing(caller, server.url("/busy"))
+    assert (failure.kind, failure.status_code, failure.retry_after) == (
+        states.HTTP_STATUS,
+        503,
+        7.0,
+    )
+
+
+def test_retry_after_as_a_past_date_means_no_wait(server, caller):
+    assert call_failing(caller, server.url("/busy-until")).retry_after == 0.0
+
+
+def test_an_answer_over_the_limit_fails_without_being_kept(server):
+    small = HttpCaller(connect_timeout=0.5, read_timeout=READ_TIMEOUT, max_response_bytes=1000)
+    try:
+        failure = call_failing(small, server.url("/huge"))
+        assert failure.kind == states.RESPONSE_TOO_LARGE
+        assert failure.message == "answered more than 1000 bytes"
+        assert small(server.url("/echo"), {})[0] == 200  # the caller goes on working
+    finally:
+        small.close()
+
+
+def test_a_refused_connection_was_not_sent(caller):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert call_failing(caller, f"http://127.0.0.1:{port}/").sent is False
