@@ -41,6 +41,9 @@ def app(services):
             "MONGO_URI": "mongodb://mongomock",
             "MONGO_CLIENT_FACTORY": mongomock.MongoClient,
             "MAX_CONTENT_LENGTH": 64 * 1024,
+            # Open, whatever keys the environment running the tests configures.
+            "MANAGEMENT_KEYS": [],
+            "CONSUMER_KEYS": [],
         }
     )
     app.extensions["machinery.caller"] = services
