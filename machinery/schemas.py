@@ -18,6 +18,13 @@ FIELD_NAME = validate.Regexp(
 )
 
 
+class JsonBoolean(fields.Boolean):
+    """true or false, as JSON spells them (not "yes", 1 or "on")."""
+
+    truthy = frozenset({True})
+    falsy = frozenset({False})
+
+
 class TypeName(fields.String):
     """A field type, stored in its canonical spelling."""
 
@@ -36,7 +43,7 @@ class FieldSchema(Schema):
     name = fields.String(required=True, validate=FIELD_NAME)
     type = TypeName(required=True)
     description = fields.String(load_default="")
-    required = fields.Boolean(load_default=True)
+    required = JsonBoolean(load_default=True)
 
 
 def at_most(setting: str, what: str):
@@ -109,7 +116,7 @@ class RetrySchema(Schema):
     interval = fields.Float(validate=validate.Range(min=0, max=3600), load_default=1.0)
     backoff_rate = fields.Float(validate=validate.Range(min=1, max=10), load_default=2.0)
     max_delay = fields.Float(validate=validate.Range(min=0, max=3600), load_default=30.0)
-    jitter = fields.Boolean(load_default=True)
+    jitter = JsonBoolean(load_default=True)
     on = fields.List(
         RetryOn(),
         metadata={"description": "Failure kinds and HTTP statuses to retry"},
@@ -133,7 +140,7 @@ class ServiceIn(_Typed):
         require_tld=False,
         validate=[validate.Length(max=2048), callable_address],
     )
-    idempotent = fields.Boolean(
+    idempotent = JsonBoolean(
         load_default=False,
         metadata={"description": "Whether a repeated request does no harm, so may be resent"},
     )
@@ -149,7 +156,7 @@ class StepSchema(Schema):
     service = fields.String(required=True, validate=NAME)
     timeout = TimeoutField()
     retry = fields.Nested(RetrySchema)
-    retry_non_idempotent = fields.Boolean(
+    retry_non_idempotent = JsonBoolean(
         metadata={"description": "Resend even a request that may have reached the service"}
     )
     input = fields.Dict(
@@ -313,6 +320,7 @@ class StepFailureOut(Schema):
     address = fields.String()
     kind = fields.String(metadata={"enum": list(states.FAILURE_KINDS)})
     status_code = fields.Integer(allow_none=True)
+    attempts = fields.Integer(metadata={"description": "How many times the service was called"})
     message = fields.String()
 
 
@@ -329,6 +337,16 @@ class EventOut(Schema):
     message = fields.String(metadata={"description": "Why the event failed (failed events only)"})
 
 
+class AttemptOut(Schema):
+    attempt = fields.Integer()
+    started_at = fields.DateTime()
+    duration_ms = fields.Float()
+    outcome = fields.String(metadata={"enum": ["succeeded", "failed"]})
+    status_code = fields.Integer(allow_none=True)
+    error_kind = fields.String()
+    error = fields.String()
+
+
 class StepOut(Schema):
     index = fields.Integer()
     service = fields.String()
@@ -339,6 +357,7 @@ class StepOut(Schema):
     status_code = fields.Integer(allow_none=True)
     outputs = fields.Dict(allow_none=True)
     error = fields.Dict(allow_none=True)
+    attempts = fields.List(fields.Nested(AttemptOut))
 
 
 class EventDetailOut(EventOut):

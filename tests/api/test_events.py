@@ -158,6 +158,7 @@ def test_a_failing_step_fails_the_event_and_is_recorded(
         "address": "http://reverse.example:5000/event",
         "kind": kind,
         "status_code": status_code,
+        "attempts": 1,
         "message": "it broke",
     }
     assert body["message"] == "Step 1 (reverse) failed: it broke"
@@ -233,3 +234,50 @@ def test_events_stay_readable_after_their_workflow_is_deleted(client, example):
         "space_count": 1,
     }
     assert client.get("/e?workflow=process-text").json["total"] == 1
+
+
+def test_the_stored_steps_and_the_failure_say_how_many_attempts(client, services):
+    retry = {"max_attempts": 2, "interval": 0, "on": [503]}
+    definition = {**service(), "idempotent": True, "retry": retry}
+    assert client.post("/s", json=definition).status_code == 201
+    client.post("/w", json=workflow())
+    services.answer("http://upper.example:5000/event", failing("http_status", "busy", 503))
+    response = client.post("/e/process-text", json={"message": "x"})
+    assert response.status_code == 502
+    assert response.json["error"]["attempts"] == 2
+    assert response.json["message"] == "Step 0 (upper) failed: busy (after 2 attempts)"
+    steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
+    assert [a["attempt"] for a in steps[0]["attempts"]] == [1, 2]
+    assert {a["outcome"] for a in steps[0]["attempts"]} == {"failed"}
+    assert steps[0]["attempts"][0]["error_kind"] == "http_status"
+    headers = [options.headers for options in services.options]
+    assert headers[0]["Idempotency-Key"] == headers[1]["Idempotency-Key"]
+    assert headers[0]["X-Machinery-Event-Id"] == response.json["event_id"]
+
+
+def test_a_service_shows_its_call_settings(client):
+    definition = {**service(), "idempotent": True, "timeout": 2.5, "retry": {"max_attempts": 4}}
+    body = client.post("/s", json=definition).json
+    assert body["idempotent"] is True
+    assert body["timeout"] == 2.5
+    assert body["retry"]["max_attempts"] == 4
+    assert body["retry"]["interval"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timeout": 0},
+        {"timeout": "soon"},
+        {"timeout": {"read": -1}},
+        {"retry": {"max_attempts": 0}},
+        {"retry": {"on": [200]}},
+        {"retry": {"on": ["sometimes"]}},
+        {"retry": {"backoff_rate": 0.5}},
+        {"idempotent": "yes"},
+    ],
+)
+def test_bad_call_settings_are_422(client, change):
+    response = client.post("/s", json={**service(), **change})
+    assert response.status_code == 422
+    assert set(change) <= set(response.json["errors"])
