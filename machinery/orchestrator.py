@@ -31,10 +31,10 @@ def submit_event(
     data = event_data(workflow, body)
     require_inputs(workflow, data)
     plan = build_plan(workflow, services_for(store, workflow))
-    print_ = fingerprint(data) if key is not None else None
-    event, created = store.events.accept(workflow, data, key, print_)
+    digest = fingerprint(data) if key is not None else None
+    event, created = store.events.accept(workflow, data, key, digest)
     if not created:
-        return replay(store, event, print_, wait_s)
+        return replay(store, event, digest, wait_s)
     outcome = run_event(
         plan, data, call, lambda step: store.events.record_step(event["id"], step), event["id"]
     )
@@ -50,9 +50,9 @@ def fingerprint(data: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def replay(store: Store, original: dict, print_: str, wait_s: float) -> dict:
+def replay(store: Store, original: dict, digest: str, wait_s: float) -> dict:
     """The event first sent with an idempotency key, once finished (or when waiting is over)."""
-    if original.get("fingerprint") != print_:
+    if original.get("fingerprint") != digest:
         raise InvalidData(
             "This Idempotency-Key was already used with different data for this workflow.",
             errors={"Idempotency-Key": ["Already used with different data."]},
@@ -95,10 +95,10 @@ def dry_run(store: Store, workflow: dict, data: dict | None, samples: dict) -> d
     require_inputs(workflow, data)
     plan = build_plan(workflow, services)
     caller = SampleCaller(plan, samples)
-    outcome = run_event(plan, data, caller, lambda step: None)
+    outcome = run_event(plan, data, caller, lambda step: None, sleep=lambda seconds: None)
     steps = [
-        {**call, "index": index, "service": step.service}
-        for index, (call, step) in enumerate(zip(caller.calls, plan.steps, strict=False))
+        {**call, "index": index, "service": plan.steps[index].service}
+        for call, index in zip(caller.calls, caller.steps, strict=True)
     ]
     return {
         "workflow": workflow["name"],

@@ -29,15 +29,18 @@ class SampleCaller:
         self.plan = plan
         self.supplied = supplied
         self.calls: list[dict] = []
+        self.steps: list[int] = []  # the step index of each call
 
     def __call__(self, address: str, payload: dict, options=None) -> tuple[int, dict]:
-        index = len(self.calls)
+        # The step from the executor's header (a retried step is called again), else the order.
+        index = int(options.headers["X-Machinery-Step"]) if options else len(self.calls)
         step = self.plan.steps[index]
         answer = self._supplied(index, step.service)
         sampled = answer is None
         if sampled:
             answer = {output.name: sample_value(output, step.service) for output in step.outputs}
         self.calls.append({"request": payload, "response": answer, "sampled": sampled})
+        self.steps.append(index)
         if not isinstance(answer, dict):
             raise StepFailed(states.INVALID_RESPONSE, "the supplied answer is not a JSON object")
         return 200, answer

@@ -270,3 +270,14 @@ def test_a_dry_run_of_a_definition_that_cannot_flow_is_422(client, example):
     response = client.post("/w/dry-run", json={"workflow": definition})
     assert response.status_code == 422
     assert response.json["problems"]
+
+
+def test_a_dry_run_of_a_retried_step_keeps_each_answer_on_its_step(client, services):
+    retry = {"max_attempts": 2, "interval": 0, "on": ["invalid_response"]}
+    client.post("/s", json={**service(), "idempotent": True, "retry": retry})
+    client.post("/s", json=service("reverse"))
+    client.post("/w", json=workflow(services=["upper", "reverse"], outputs=[field("message")]))
+    body = client.post("/w/process-text/dry-run", json={"samples": {"0": "not an object"}}).json
+    assert body["status"] == "failed"
+    assert [step["index"] for step in body["steps"]] == [0, 0]
+    assert body["error"]["attempts"] == 2
