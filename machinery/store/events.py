@@ -4,11 +4,17 @@ References between documents (an event's workflow, a step's event) are kept as i
 
 Steps are documents of their own, inserted as they finish: appending never rewrites the event,
 and an event's size does not grow with the answers of its services.
+
+Every write of an event or a step is made again when the connection to MongoDB breaks during it
+(a restart, a failover), a few times with backoff: an event whose services were called should
+not be left half recorded. Writing again is safe: documents carry their _id from the first try,
+and steps are unique by event and index, so a write that had landed is found, not doubled.
 """
 
+import tenacity
 from bson import ObjectId
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from machinery.engine import states
 from machinery.errors import NotFound
@@ -43,9 +49,12 @@ class EventRepository:
         if key is not None:
             document["idempotency_key"] = f"{workflow['id']}:{key}"
             document["fingerprint"] = fingerprint
+        document["_id"] = ObjectId()
         try:
-            self.collection.insert_one(document)
+            _durably(lambda: self.collection.insert_one(document))
         except DuplicateKeyError:
+            if self.collection.find_one({"_id": document["_id"]}) is not None:
+                return to_plain(document), True  # an earlier try landed
             original = self.collection.find_one({"idempotency_key": document["idempotency_key"]})
             if original is None:  # the original was deleted in between
                 raise
@@ -53,17 +62,19 @@ class EventRepository:
         return to_plain(document), True
 
     def record_step(self, event_id: str, step: dict) -> None:
-        self.steps.insert_one({**step, "event_id": event_id})
+        document = {**step, "event_id": event_id}
+        try:
+            _durably(lambda: self.steps.insert_one(document))
+        except DuplicateKeyError:
+            pass  # an earlier try landed: steps are unique by event and index
 
     def finish(self, event_id: str, status: str, outputs: dict, error: dict | None) -> dict:
         """Store how the event ended and return it."""
-        self.collection.update_one(
-            {"_id": ObjectId(event_id)},
-            {
-                "$set": {"status": status, "outputs": outputs, "error": error},
-                "$currentDate": {"finished_at": True},
-            },
-        )
+        update = {
+            "$set": {"status": status, "outputs": outputs, "error": error},
+            "$currentDate": {"finished_at": True},
+        }
+        _durably(lambda: self.collection.update_one({"_id": ObjectId(event_id)}, update))
         return self.get(event_id, with_steps=False)
 
     def get(self, event_id: str, with_steps: bool = True) -> dict:
@@ -98,3 +109,14 @@ class EventRepository:
             .limit(page_size)
         )
         return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
+
+
+def _durably(write):
+    """Make a write, again when the connection broke during it: 4 tries, with backoff."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(AutoReconnect),
+        stop=tenacity.stop_after_attempt(4),
+        wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    return retrying(write)

@@ -1,0 +1,73 @@
+"""Event and step writes survive a connection that breaks during them, without doubling."""
+
+import mongomock
+import pytest
+from pymongo.errors import AutoReconnect
+
+from machinery.store.events import EventRepository
+
+WORKFLOW = {"id": "6b09f0bde692bd4fe2a2bd1e", "name": "process-text", "version": 1}
+
+
+class Breaking:
+    """A collection whose next writes break: before reaching the server, or after landing."""
+
+    def __init__(self, collection):
+        self.collection = collection
+        self.plan = []  # "before" or "after", one per write to break
+
+    def __getattr__(self, name):
+        attribute = getattr(self.collection, name)
+        if name not in ("insert_one", "update_one"):
+            return attribute
+
+        def write(*args, **kwargs):
+            breaking = self.plan.pop(0) if self.plan else None
+            if breaking == "before":
+                raise AutoReconnect("connection reset")
+            result = attribute(*args, **kwargs)
+            if breaking == "after":
+                raise AutoReconnect("connection reset after the write")
+            return result
+
+        return write
+
+
+@pytest.fixture
+def repository():
+    db = mongomock.MongoClient().machinery
+    db.steps.create_index([("event_id", 1), ("index", 1)], unique=True)
+    db.events.create_index("idempotency_key", unique=True, sparse=True)
+    return EventRepository(Breaking(db.events), Breaking(db.steps)), db
+
+
+@pytest.mark.parametrize("breaking", [["before"], ["after"], ["before", "after"]])
+def test_an_event_is_stored_once_when_its_writes_break(repository, breaking):
+    events, db = repository
+    events.collection.plan = list(breaking)
+    event, created = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
+    assert created
+    assert db.events.count_documents({}) == 1
+
+    events.steps.plan = list(breaking)
+    events.record_step(event["id"], {"index": 0, "service": "upper"})
+    assert db.steps.count_documents({}) == 1
+
+    events.collection.plan = list(breaking)
+    finished = events.finish(event["id"], "succeeded", {"message": "X"}, None)
+    assert finished["status"] == "succeeded"
+
+
+def test_a_duplicate_key_is_still_a_duplicate(repository):
+    events, db = repository
+    first, _ = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
+    again, created = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
+    assert not created
+    assert again["id"] == first["id"]
+
+
+def test_a_connection_that_stays_broken_gives_up(repository):
+    events, _ = repository
+    events.collection.plan = ["before"] * 4
+    with pytest.raises(AutoReconnect):
+        events.accept(WORKFLOW, {"message": "x"})
