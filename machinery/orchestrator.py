@@ -10,7 +10,7 @@ from machinery.engine import states
 from machinery.engine.executor import Call, run_event
 from machinery.engine.plan import build_plan
 from machinery.engine.samples import SampleCaller, sample_data
-from machinery.errors import InvalidData
+from machinery.errors import Conflict, InvalidData
 from machinery.store import Store
 
 
@@ -25,7 +25,8 @@ def submit_event(
     """Validate the event data against the workflow, run it, and return the stored event.
 
     With an idempotency key used before for the workflow, the event is not run again: the
-    original is returned (once it has finished, waiting up to `wait_s` for it).
+    original is returned once it has finished, waiting up to `wait_s` for it (Conflict if it
+    has not finished by then).
     """
     workflow = store.workflows.get(workflow_ref)
     data = event_data(workflow, body)
@@ -63,6 +64,13 @@ def replay(store: Store, original: dict, digest: str, wait_s: float) -> dict:
         time.sleep(pause)
         pause = min(pause * 2, 0.5)
         original = store.events.get(original["id"], with_steps=False)
+    if original["status"] == states.RUNNING:
+        raise Conflict(
+            "The event first sent with this Idempotency-Key has not finished: it is still "
+            "running, or was cut off before its end could be recorded. It is not run again; "
+            "read it with GET /e/<event_id>.",
+            event_id=original["id"],
+        )
     if original["status"] == states.FAILED:
         original["message"] = failure_message(original["error"])
     original["replayed"] = True

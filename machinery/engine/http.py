@@ -8,6 +8,7 @@ import functools
 import json
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import urllib3
@@ -36,6 +37,7 @@ from machinery.engine.executor import CallOptions
 from machinery.engine.failures import StepFailed
 
 _RETRY_AFTER = Retry(0)
+_CHUNK = 64 * 1024
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _EXCERPT = 200
 
@@ -78,7 +80,7 @@ class HttpCaller:
                 redirect=False,  # a redirect would lead to an address nobody registered
                 preload_content=False,
             )
-            body = self._read(response, address)
+            body = self._read(response, timeout.read_timeout)
         except RefusedAddress as error:
             raise StepFailed(
                 states.REFUSED_ADDRESS, f"refused to call {address}: {error}", sent=False
@@ -111,7 +113,7 @@ class HttpCaller:
         except ValueError as error:
             raise StepFailed(
                 states.INVALID_RESPONSE,
-                f"answered a body that is not JSON: {_excerpt(body)}",
+                f"answered a body that is not usable JSON ({_why(error)}): {_excerpt(body)}",
                 response.status,
             ) from error
         if not isinstance(answer, dict):
@@ -131,18 +133,31 @@ class HttpCaller:
             read=self._timeout.read_timeout if read is None else read,
         )
 
-    def _read(self, response, address: str) -> bytes:
-        """The body, refusing one over the limit without holding more of it than the limit."""
+    def _read(self, response, read_timeout: float | None) -> bytes:
+        """The body, within the read timeout for the whole of it, refusing one over the limit
+        without holding more of it than the limit."""
+        deadline = None if read_timeout is None else time.monotonic() + read_timeout
+        limit = self._max_response_bytes
+        chunks, size = [], 0
         try:
-            body = response.read(self._max_response_bytes + 1, decode_content=True)
-            if len(body) > self._max_response_bytes:
-                response.close()  # drop the connection rather than read the rest
-                raise StepFailed(
-                    states.RESPONSE_TOO_LARGE,
-                    f"answered more than {self._max_response_bytes} bytes",
-                    response.status,
-                )
-            return body
+            while chunk := response.read1(_CHUNK, decode_content=True):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    response.close()  # drop the connection rather than read the rest
+                    raise StepFailed(
+                        states.RESPONSE_TOO_LARGE,
+                        f"answered more than {limit} bytes",
+                        response.status,
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    response.close()
+                    raise StepFailed(
+                        states.TIMEOUT,
+                        f"took more than {read_timeout} s to send its answer",
+                        response.status,
+                    )
+            return b"".join(chunks)
         finally:
             response.release_conn()
 
@@ -238,6 +253,10 @@ def _retry_after(response) -> float | None:
         return max(_RETRY_AFTER.parse_retry_after(value), 0.0)
     except InvalidHeader:
         return None
+
+
+def _why(error: ValueError) -> str:
+    return getattr(error, "msg", None) or str(error)
 
 
 def _reason(error: Exception) -> str:

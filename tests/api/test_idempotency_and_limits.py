@@ -5,6 +5,8 @@ import threading
 import pytest
 from factories import SEED_MESSAGE, SEED_OUTPUTS, field, register_example, service, workflow
 
+from machinery.orchestrator import fingerprint
+
 
 @pytest.fixture
 def example(client, services):
@@ -138,3 +140,15 @@ def test_operator_like_data_is_only_data(client, example, data):
         assert response.status_code == 201
         stored = client.get(f"/e/{response.json['event_id']}").json
         assert stored["data"] == data
+
+
+def test_a_repeat_of_an_event_that_never_finishes_is_a_409(client, app, example):
+    app.config["IDEMPOTENCY_WAIT_S"] = 0.1
+    events = app.extensions["machinery.store"].events
+    workflow = {"id": example["workflow_id"], "name": "process-text"}
+    # An event accepted but never finished, as when the database went away during it.
+    original, _ = events.accept(workflow, {"message": "a"}, "cut", fingerprint({"message": "a"}))
+    response = send(client, {"message": "a"}, "cut")
+    assert response.status_code == 409
+    assert response.json["event_id"] == original["id"]
+    assert "not finished" in response.json["message"]

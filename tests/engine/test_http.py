@@ -280,10 +280,14 @@ def test_a_redirect_is_not_followed(server, caller):
 @pytest.mark.parametrize(
     ("path", "status_code", "message"),
     [
-        ("/text", 200, "answered a body that is not JSON: hello, not json"),
+        (
+            "/text",
+            200,
+            "answered a body that is not usable JSON (Expecting value): hello, not json",
+        ),
         ("/array", 200, "answered JSON that is not an object: [1, 2, 3]"),
-        ("/empty", 200, "answered a body that is not JSON: "),
-        ("/no-content", 204, "answered a body that is not JSON: "),
+        ("/empty", 200, "answered a body that is not usable JSON (Expecting value): "),
+        ("/no-content", 204, "answered a body that is not usable JSON (Expecting value): "),
     ],
 )
 def test_a_2xx_without_a_json_object_is_an_invalid_response(

@@ -145,14 +145,7 @@ def test_events_survive_a_database_crash_under_load(outage, fake, tag):
     assert {one.key for one in answered} <= called
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="An event whose service was called but whose end could not be stored stays 'running' "
-    "for good, and the same Idempotency-Key sent again waits MACHINERY_IDEMPOTENCY_WAIT_S, then "
-    "answers 201 with that unfinished event (no outputs).",
-)
-def test_an_event_cut_off_by_an_outage_is_not_answered_201_still_running(outage, fake, tag):
+def test_an_event_cut_off_by_an_outage_is_not_run_again_nor_answered_201(outage, fake, tag):
     """The event's service answered, then the database went away before the event was recorded
     as finished: the client is told 503, and sends it again with the same Idempotency-Key."""
     server, api = outage
@@ -176,6 +169,8 @@ def test_an_event_cut_off_by_an_outage_is_not_answered_201_still_running(outage,
     server.start()
     wait_for(lambda: readiness(api) == 200, timeout=15)
     again = send_one(api, flow, key)
-    # Machinery now waits MACHINERY_IDEMPOTENCY_WAIT_S for the stranded event, then answers 201
-    # with it, still "running" and without outputs, and it stays so.
-    assert not (again.status == 201 and again.body["status"] == "running"), again
+    # Machinery waits MACHINERY_IDEMPOTENCY_WAIT_S for the stranded event, then says it has not
+    # finished (409, naming it) rather than run it again or pass it off as done.
+    assert again.status == 409, again
+    assert again.body["event_id"] and "not finished" in again.body["message"]
+    assert fake.seen("ok", tag)["requests"] == 1
