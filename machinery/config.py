@@ -39,8 +39,9 @@ def comma_list(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
-# The limit on page_size in listings.
+# The limits on page_size and page in listings (so that offsets stay well within 64 bits).
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
 
 OPENAPI = {
     "API_TITLE": "Machinery",

@@ -110,10 +110,16 @@ def _check_storable(value) -> None:
             children = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in children:
                 if isinstance(key, str):
-                    _check_string(key)
+                    _check_key(key)
                 pending.append((child, depth + 1))
         elif isinstance(item, str):
             _check_string(item)
+
+
+def _check_key(name: str) -> None:
+    if "\x00" in name:
+        raise json.JSONDecodeError("a name holds a NUL character", name, 0)
+    _check_string(name)
 
 
 def _check_string(text: str) -> None:

@@ -3,7 +3,7 @@
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from machinery.config import MAX_PAGE_SIZE
+from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.datatypes import TYPES, canonical_type
 from machinery.engine import states
 from machinery.engine.addresses import RefusedAddress
@@ -266,7 +266,7 @@ class Lineage(Schema):
 
 
 class VersionArgs(Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class ForceArgs(Schema):
@@ -396,7 +396,7 @@ class DryRunOut(Schema):
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
@@ -408,9 +408,19 @@ class EventListArgs(PageArgs):
 class ErrorOut(Schema):
     """Every error: a status code, a message, and details where there are some."""
 
+    class Meta:
+        unknown = INCLUDE  # details beyond those listed may be added
+
     code = fields.Integer()
     message = fields.String()
     errors = fields.Dict(metadata={"description": "Field name -> messages, for invalid fields"})
+    problems = fields.List(
+        fields.Dict(), metadata={"description": "Why a workflow's data cannot flow"}
+    )
+    warnings = fields.List(fields.Dict(), metadata={"description": "Outputs nothing produces"})
+    missing_services = fields.List(fields.String(), metadata={"description": "Not registered"})
+    workflows = fields.List(fields.Raw(), metadata={"description": "Workflows in the way"})
+    event_id = fields.String(metadata={"description": "The event the error is about"})
 
 
 def page_of(item_schema: type[Schema]) -> type[Schema]:

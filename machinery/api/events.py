@@ -10,6 +10,7 @@ from machinery.engine import states
 from machinery.errors import PayloadTooLarge
 from machinery.orchestrator import submit_event
 from machinery.schemas import (
+    ErrorOut,
     EventData,
     EventDetailOut,
     EventListArgs,
@@ -29,7 +30,8 @@ blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent thro
 @blp.response(201, EventOut)
 @blp.alt_response(502, schema=EventOut, description="A step failed")
 @blp.alt_response(504, schema=EventOut, description="A step timed out")
-@blp.alt_response(413, description="The event data is larger than the limit")
+@blp.alt_response(413, schema=ErrorOut, description="The event data is larger than the limit")
+@blp.alt_response(409, schema=ErrorOut, description="A repeated key's event has not finished")
 def send_event(data, headers, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
     return run(ref, data, headers.get("key"))
@@ -41,7 +43,8 @@ def send_event(data, headers, ref):
 @blp.response(201, EventOut)
 @blp.alt_response(502, schema=EventOut, description="A step failed")
 @blp.alt_response(504, schema=EventOut, description="A step timed out")
-@blp.alt_response(413, description="The event data is larger than the limit")
+@blp.alt_response(413, schema=ErrorOut, description="The event data is larger than the limit")
+@blp.alt_response(409, schema=ErrorOut, description="A repeated key's event has not finished")
 def submit(submission, headers):
     """Send an event given as {"workflow", "data"}."""
     return run(submission["workflow"], submission["data"], headers.get("key"))
@@ -58,11 +61,11 @@ def list_events(args):
     return page(items, total, args)
 
 
-@blp.route("/<event_id>", methods=["GET"])
+@blp.route("/<ref>", methods=["GET"])
 @blp.response(200, EventDetailOut)
-def get_event(event_id):
-    """Show an event with its data and every step."""
-    return store().events.get(event_id)
+def get_event(ref):
+    """Show an event, by its id, with its data and every step."""
+    return store().events.get(ref)
 
 
 def run(ref: str, data: dict, key: str | None):

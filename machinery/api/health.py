@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields
 
 from machinery.api.blueprint import Blueprint
+from machinery.schemas import ErrorOut
 from machinery.store import store
 
 
@@ -22,7 +23,7 @@ def healthcheck():
 
 @blp.route("/readyz", methods=["GET"])
 @blp.response(200, Readiness)
-@blp.alt_response(503, description="The database cannot be reached")
+@blp.alt_response(503, schema=ErrorOut, description="The database cannot be reached")
 def readyz():
     """Tell whether Machinery can serve requests: its database answers."""
     store().ping()

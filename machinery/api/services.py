@@ -5,6 +5,7 @@ from machinery.api.paging import page, page_size
 from machinery.contracts import require_compatible, service_impact
 from machinery.errors import Conflict, InvalidData
 from machinery.schemas import (
+    ErrorOut,
     ForceArgs,
     ImpactOut,
     PageArgs,
@@ -23,7 +24,9 @@ blp = Blueprint("services", __name__, url_prefix="/s", description="The microser
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(ServiceIn)
 @blp.response(201, ServiceOut)
-@blp.alt_response(409, description="The name is registered with a different definition")
+@blp.alt_response(
+    409, schema=ErrorOut, description="The name is registered with a different definition"
+)
 def register_service(definition):
     """Register a service (again, with the same definition, is a no-op)."""
     return store().services.register(definition)
@@ -53,13 +56,16 @@ def list_service_versions(name):
     return store().services.history(name)
 
 
-@blp.route("/<name>", methods=["PUT"])
+@blp.route("/<ref>", methods=["PUT"])
 @blp.arguments(ServiceReplace)
 @blp.arguments(ForceArgs, location="query")
 @blp.response(200, ServiceOut)
-@blp.alt_response(409, description="The change breaks workflows that call the service")
-def replace_service(definition, args, name):
-    """Replace a service's definition with a new version, unless it breaks a workflow."""
+@blp.alt_response(
+    409, schema=ErrorOut, description="The change breaks workflows that call the service"
+)
+def replace_service(definition, args, ref):
+    """Replace a service's definition (by name) with a new version, unless it breaks a workflow."""
+    name = ref
     check_name(definition, name)
     existing = store().services.require(name)
     definition = {**definition, "name": name}
@@ -77,11 +83,12 @@ def service_impact_of(definition, name):
     return service_impact(store(), name, {**definition, "name": name})
 
 
-@blp.route("/<name>", methods=["DELETE"])
+@blp.route("/<ref>", methods=["DELETE"])
 @blp.response(204)
-@blp.alt_response(409, description="A workflow uses the service")
-def delete_service(name):
-    """Remove a service no workflow uses."""
+@blp.alt_response(409, schema=ErrorOut, description="A workflow uses the service")
+def delete_service(ref):
+    """Remove a service (by name) no workflow uses."""
+    name = ref
     users = store().workflows.names_using(name)
     if users:
         raise Conflict(

@@ -11,6 +11,7 @@ from machinery.schemas import (
     DryRunIn,
     DryRunOut,
     DryRunUnsavedIn,
+    ErrorOut,
     Lineage,
     PageArgs,
     VersionArgs,
@@ -29,8 +30,10 @@ blp = Blueprint("workflows", __name__, url_prefix="/w", description="Ordered ser
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(WorkflowIn)
 @blp.response(201, WorkflowSaved)
-@blp.alt_response(409, description="A listed service is not registered, or the name is taken")
-@blp.alt_response(422, description="Invalid, or its data cannot flow (`problems`)")
+@blp.alt_response(
+    409, schema=ErrorOut, description="A listed service is not registered, or the name is taken"
+)
+@blp.alt_response(422, schema=ErrorOut, description="Invalid, or its data cannot flow (`problems`)")
 def register_workflow(definition):
     """Register a workflow whose data flows (again, identically, is a no-op)."""
     analysis = check_definition(store(), definition)
@@ -72,11 +75,14 @@ def get_lineage(args, ref):
     return {"workflow": workflow["name"], "version": workflow["version"], **lineage}
 
 
-@blp.route("/<name>", methods=["PUT"])
+@blp.route("/<ref>", methods=["PUT"])
 @blp.arguments(WorkflowReplace)
 @blp.response(200, WorkflowSaved)
-def replace_workflow(definition, name):
-    """Replace a workflow's definition with a new version; events already sent keep theirs."""
+@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
+@blp.alt_response(422, schema=ErrorOut, description="Invalid, or its data cannot flow (`problems`)")
+def replace_workflow(definition, ref):
+    """Replace a workflow's definition (by name) with a new version; events keep theirs."""
+    name = ref
     check_name(definition, name)
     existing = store().workflows.require(name)
     definition = {**definition, "name": name}
@@ -85,16 +91,18 @@ def replace_workflow(definition, name):
     return {**workflow, "warnings": analysis.warnings}
 
 
-@blp.route("/<name>", methods=["DELETE"])
+@blp.route("/<ref>", methods=["DELETE"])
 @blp.response(204)
-def delete_workflow(name):
-    """Remove a workflow and its versions; its events stay readable."""
-    store().workflows.delete(name)
+def delete_workflow(ref):
+    """Remove a workflow (by name) and its versions; its events stay readable."""
+    store().workflows.delete(ref)
 
 
 @blp.route("/<ref>/dry-run", methods=["POST"])
 @blp.arguments(DryRunIn)
 @blp.response(200, DryRunOut)
+@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
+@blp.alt_response(422, schema=ErrorOut, description="Invalid data, or the data cannot flow")
 def dry_run_workflow(request, ref):
     """Walk a registered workflow without calling any service."""
     workflow = store().workflows.get(ref)
@@ -104,6 +112,8 @@ def dry_run_workflow(request, ref):
 @blp.route("/dry-run", methods=["POST"])
 @blp.arguments(DryRunUnsavedIn)
 @blp.response(200, DryRunOut)
+@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
+@blp.alt_response(422, schema=ErrorOut, description="Invalid data, or the data cannot flow")
 def dry_run_definition(request):
     """Walk a workflow definition that is not saved, without calling any service."""
     return dry_run(store(), request["workflow"], request.get("data"), request["samples"])
