@@ -125,7 +125,9 @@ def test_events_survive_a_database_crash_under_load(outage, fake, tag):
         assert one.body and one.body.get("message"), one
         if one.status == 503:
             assert one.retry_after, one
-    assert statuses[503] >= 1, statuses  # the outage was felt
+    # The outage was felt: refused (503), or waited out by the retried writes (slow answers).
+    slowest = max(one.elapsed for one in sent)
+    assert statuses[503] >= 1 or slowest >= 0.9, (statuses, slowest)
 
     # Every event answered 201 is stored, with its outputs: none lost in the crash.
     answered = [one for one in sent if one.status == 201]
