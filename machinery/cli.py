@@ -22,6 +22,25 @@ def init_db():
         click.echo(f"index {name}")
 
 
+@click.command("interrupt-stale")
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds since an event was accepted.",
+)
+@with_appcontext
+def interrupt_stale(older_than):
+    """Mark failed the events still running long after they were accepted.
+
+    An event is left running when the database went away before its end could be recorded.
+    Choose a time longer than any event can take (its steps' timeouts and retries).
+    """
+    count = current_app.extensions["machinery.store"].events.interrupt_stale(older_than)
+    click.echo(f"{count} event{'s' if count != 1 else ''} marked interrupted")
+
+
 @click.command("apply")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -93,6 +112,7 @@ def apply_one(session: requests.Session, url: str, route: str, path: str, defini
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(init_db)
+    app.cli.add_command(interrupt_stale)
 
 
 def main() -> None:
@@ -105,4 +125,5 @@ def main() -> None:
     )
     cli.add_command(apply)
     cli.add_command(init_db)
+    cli.add_command(interrupt_stale)
     cli(prog_name="machinery-cli")

@@ -14,6 +14,8 @@ INVALID_RESPONSE = "invalid_response"
 CONTRACT_VIOLATION = "contract_violation"
 REFUSED_ADDRESS = "refused_address"
 RESPONSE_TOO_LARGE = "response_too_large"
+# Not a step's failure: the event was cut off (the database went away) before its end was kept.
+INTERRUPTED = "interrupted"
 
 FAILURE_KINDS = (
     CONNECTION_ERROR,

@@ -11,6 +11,8 @@ not be left half recorded. Writing again is safe: documents carry their _id from
 and steps are unique by event and index, so a write that had landed is found, not doubled.
 """
 
+from datetime import timedelta
+
 import tenacity
 from bson import ObjectId
 from pymongo.collection import Collection
@@ -76,6 +78,23 @@ class EventRepository:
         }
         _durably(lambda: self.collection.update_one({"_id": ObjectId(event_id)}, update))
         return self.get(event_id, with_steps=False)
+
+    def interrupt_stale(self, older_than_s: float) -> int:
+        """Mark failed the events still running this long after they were accepted: they were
+        cut off before their end could be kept. Return how many there were."""
+        cutoff = now() - timedelta(seconds=older_than_s)
+        error = {
+            "kind": states.INTERRUPTED,
+            "message": f"still running {older_than_s:g} s after it was accepted: cut off "
+            "before its end could be recorded",
+        }
+        update = {
+            "$set": {"status": states.FAILED, "error": error},
+            "$currentDate": {"finished_at": True},
+        }
+        stale = {"status": states.RUNNING, "acked_at": {"$lt": cutoff}}
+        result = self.collection.update_many(stale, update)
+        return result.modified_count
 
     def get(self, event_id: str, with_steps: bool = True) -> dict:
         """The event, with its steps in order unless asked otherwise."""

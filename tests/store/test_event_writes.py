@@ -1,7 +1,10 @@
 """Event and step writes survive a connection that breaks during them, without doubling."""
 
+from datetime import timedelta
+
 import mongomock
 import pytest
+from bson import ObjectId
 from pymongo.errors import AutoReconnect
 
 from machinery.store.events import EventRepository
@@ -71,3 +74,38 @@ def test_a_connection_that_stays_broken_gives_up(repository):
     events.collection.plan = ["before"] * 4
     with pytest.raises(AutoReconnect):
         events.accept(WORKFLOW, {"message": "x"})
+
+
+def test_events_running_too_long_are_marked_interrupted(repository):
+    events, db = repository
+    old, _ = events.accept(WORKFLOW, {"message": "old"})
+    fresh, _ = events.accept(WORKFLOW, {"message": "fresh"})
+    done, _ = events.accept(WORKFLOW, {"message": "done"})
+    events.finish(done["id"], "succeeded", {}, None)
+    an_hour_ago = db.events.find_one({"_id": ObjectId(old["id"])})["acked_at"] - timedelta(hours=2)
+    for event in (old, done):
+        db.events.update_one({"_id": ObjectId(event["id"])}, {"$set": {"acked_at": an_hour_ago}})
+
+    assert events.interrupt_stale(3600) == 1
+    interrupted = events.get(old["id"])
+    assert interrupted["status"] == "failed"
+    assert interrupted["error"]["kind"] == "interrupted"
+    assert interrupted["finished_at"] is not None
+    assert events.get(fresh["id"])["status"] == "running"
+    assert events.get(done["id"])["status"] == "succeeded"
+    assert events.interrupt_stale(3600) == 0
+
+
+def test_the_cli_marks_stale_events(app):
+    store = app.extensions["machinery.store"]
+    stale, _ = store.events.accept(WORKFLOW, {"message": "stale"})
+    fresh, _ = store.events.accept(WORKFLOW, {"message": "fresh"})
+    long_ago = store.events.get(stale["id"])["acked_at"] - timedelta(minutes=5)
+    store.connection.db.events.update_one(
+        {"_id": ObjectId(stale["id"])}, {"$set": {"acked_at": long_ago}}
+    )
+    result = app.test_cli_runner().invoke(args=["interrupt-stale", "--older-than", "60"])
+    assert result.exit_code == 0
+    assert result.output == "1 event marked interrupted\n"
+    assert store.events.get(stale["id"])["error"]["kind"] == "interrupted"
+    assert store.events.get(fresh["id"])["status"] == "running"
