@@ -1,9 +1,8 @@
 """Fixtures: an app on mongomock with scripted services, and its test client."""
 
-import mongomock
 import pytest
+from factories import build_app
 
-from machinery import create_app
 from machinery.engine.executor import StepFailed
 
 
@@ -35,18 +34,7 @@ def services():
 
 @pytest.fixture
 def app(services):
-    app = create_app(
-        {
-            "TESTING": True,
-            "MONGO_URI": "mongodb://mongomock",
-            "MONGO_CLIENT_FACTORY": mongomock.MongoClient,
-            "MAX_CONTENT_LENGTH": 64 * 1024,
-            # Open, whatever keys the environment running the tests configures.
-            "MANAGEMENT_KEYS": [],
-            "CONSUMER_KEYS": [],
-        }
-    )
-    app.extensions["machinery.caller"] = services
+    app = build_app(services)
     yield app
     app.extensions["machinery.store"].connection.close()
 

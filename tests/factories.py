@@ -1,5 +1,8 @@
 """Test data: service and workflow definitions, and the example ones registered through the API."""
 
+import mongomock
+
+from machinery import create_app
 from machinery.engine.executor import StepFailed
 
 SEED_MESSAGE = "The Sun will rise in the morning !"
@@ -60,3 +63,22 @@ def failing(kind, message="it failed", status_code=None):
         raise StepFailed(kind, message, status_code)
 
     return handler
+
+
+def build_app(services=None, **config):
+    """A Machinery app on mongomock, open (whatever keys the environment configures), calling
+    `services` instead of real addresses when given."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "MONGO_URI": "mongodb://mongomock",
+            "MONGO_CLIENT_FACTORY": mongomock.MongoClient,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+            "MANAGEMENT_KEYS": [],
+            "CONSUMER_KEYS": [],
+            **config,
+        }
+    )
+    if services is not None:
+        app.extensions["machinery.caller"] = services
+    return app

@@ -24,14 +24,22 @@ from machinery.store import store
 blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent through workflows.")
 
 
+def answers_events(view):
+    """Declare what a view sending an event answers: the event, failed or not, or an error."""
+    for status, schema, description in (
+        (409, ErrorOut, "A repeated key's event has not finished"),
+        (413, ErrorOut, "The event data is larger than the limit"),
+        (504, EventOut, "A step timed out"),
+        (502, EventOut, "A step failed"),
+    ):
+        view = blp.alt_response(status, schema=schema, description=description)(view)
+    return blp.response(201, EventOut)(view)
+
+
 @blp.route("/<ref>", methods=["POST"])
 @blp.arguments(EventData)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.response(201, EventOut)
-@blp.alt_response(502, schema=EventOut, description="A step failed")
-@blp.alt_response(504, schema=EventOut, description="A step timed out")
-@blp.alt_response(413, schema=ErrorOut, description="The event data is larger than the limit")
-@blp.alt_response(409, schema=ErrorOut, description="A repeated key's event has not finished")
+@answers_events
 def send_event(data, headers, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
     return run(ref, data, headers.get("key"))
@@ -40,11 +48,7 @@ def send_event(data, headers, ref):
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(EventSubmission)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.response(201, EventOut)
-@blp.alt_response(502, schema=EventOut, description="A step failed")
-@blp.alt_response(504, schema=EventOut, description="A step timed out")
-@blp.alt_response(413, schema=ErrorOut, description="The event data is larger than the limit")
-@blp.alt_response(409, schema=ErrorOut, description="A repeated key's event has not finished")
+@answers_events
 def submit(submission, headers):
     """Send an event given as {"workflow", "data"}."""
     return run(submission["workflow"], submission["data"], headers.get("key"))

@@ -6,12 +6,11 @@ import logging
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-import mongomock
 import pytest
 from click.testing import CliRunner
-from factories import SEED_MESSAGE, register_example, service, workflow
+from factories import SEED_MESSAGE, build_app, register_example, service, workflow
 
-from machinery import auth, cli, create_app
+from machinery import auth, cli
 from machinery.config import from_environment
 
 MANAGEMENT_KEY = "management-key-7f3a9c"
@@ -72,23 +71,6 @@ ROUTES = [
     ("GET", "/e/{event_id}", None, "consumer", 200),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, *_ in ROUTES]
-
-
-def build_app(services=None, **config):
-    app = create_app(
-        {
-            "TESTING": True,
-            "MONGO_URI": "mongodb://mongomock",
-            "MONGO_CLIENT_FACTORY": mongomock.MongoClient,
-            "MAX_CONTENT_LENGTH": 64 * 1024,
-            "MANAGEMENT_KEYS": [],
-            "CONSUMER_KEYS": [],
-            **config,
-        }
-    )
-    if services is not None:
-        app.extensions["machinery.caller"] = services
-    return app
 
 
 @pytest.fixture
