@@ -134,13 +134,28 @@ class HttpCaller:
         )
 
     def _read(self, response, read_timeout: float | None) -> bytes:
-        """The body, within the read timeout for the whole of it, refusing one over the limit
-        without holding more of it than the limit."""
+        """The body, within the read timeout for the whole of it (after the headers, which had
+        it too), refusing one over the limit without holding more of it than the limit."""
         deadline = None if read_timeout is None else time.monotonic() + read_timeout
+        sock = getattr(response.connection, "sock", None)
         limit = self._max_response_bytes
         chunks, size = [], 0
         try:
-            while chunk := response.read1(_CHUNK, decode_content=True):
+            while True:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        response.close()
+                        raise StepFailed(
+                            states.TIMEOUT,
+                            f"took more than {read_timeout} s to send its answer",
+                            response.status,
+                        )
+                    if sock is not None:
+                        sock.settimeout(remaining)  # each read waits only for what is left
+                chunk = response.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
@@ -150,14 +165,6 @@ class HttpCaller:
                         f"answered more than {limit} bytes",
                         response.status,
                     )
-                if deadline is not None and time.monotonic() > deadline:
-                    response.close()
-                    raise StepFailed(
-                        states.TIMEOUT,
-                        f"took more than {read_timeout} s to send its answer",
-                        response.status,
-                    )
-            return b"".join(chunks)
         finally:
             response.release_conn()
 

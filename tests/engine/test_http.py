@@ -134,6 +134,19 @@ class ServiceHandler(BaseHTTPRequestHandler):
     def answer_huge(self, body: bytes) -> None:
         self.send_json(200, {"blob": "x" * 5000})
 
+    def answer_trickle(self, body: bytes) -> None:
+        payload = b'{"slowly": "' + b"x" * 20 + b'"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        for byte in payload:  # one byte every 50 ms: each read is quick, the whole is not
+            if self.server.released.wait(0.05):
+                break
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+        self.close_connection = True
+
     def answer_hang_up(self, body: bytes) -> None:
         self.close_connection = True  # closes the connection without an answer
 
@@ -605,3 +618,11 @@ def test_a_refused_connection_was_not_sent(caller):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert call_failing(caller, f"http://127.0.0.1:{port}/").sent is False
+
+
+def test_the_whole_answer_must_arrive_within_the_read_timeout(server, caller):
+    started = time.monotonic()
+    failure = call_failing(caller, server.url("/trickle"))
+    elapsed = time.monotonic() - started
+    assert failure.kind == states.TIMEOUT
+    assert elapsed < READ_TIMEOUT * 2 + 0.2  # headers, then the body, each within the timeout
