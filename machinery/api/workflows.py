@@ -27,13 +27,23 @@ from machinery.store import store
 blp = Blueprint("workflows", __name__, url_prefix="/w", description="Ordered services to call.")
 
 
+def flow_errors(view):
+    """Declare the errors of a view that checks a workflow's data flow."""
+    view = blp.alt_response(
+        422, schema=ErrorOut, description="Invalid, or its data cannot flow (`problems`)"
+    )(view)
+    return blp.alt_response(
+        409,
+        schema=ErrorOut,
+        description="A listed service is not registered (`missing_services`), or the name is "
+        "taken by another definition",
+    )(view)
+
+
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(WorkflowIn)
 @blp.response(201, WorkflowSaved)
-@blp.alt_response(
-    409, schema=ErrorOut, description="A listed service is not registered, or the name is taken"
-)
-@blp.alt_response(422, schema=ErrorOut, description="Invalid, or its data cannot flow (`problems`)")
+@flow_errors
 def register_workflow(definition):
     """Register a workflow whose data flows (again, identically, is a no-op)."""
     analysis = check_definition(store(), definition)
@@ -78,8 +88,7 @@ def get_lineage(args, ref):
 @blp.route("/<ref>", methods=["PUT"])
 @blp.arguments(WorkflowReplace)
 @blp.response(200, WorkflowSaved)
-@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
-@blp.alt_response(422, schema=ErrorOut, description="Invalid, or its data cannot flow (`problems`)")
+@flow_errors
 def replace_workflow(definition, ref):
     """Replace a workflow's definition (by name) with a new version; events keep theirs."""
     name = ref
@@ -101,8 +110,7 @@ def delete_workflow(ref):
 @blp.route("/<ref>/dry-run", methods=["POST"])
 @blp.arguments(DryRunIn)
 @blp.response(200, DryRunOut)
-@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
-@blp.alt_response(422, schema=ErrorOut, description="Invalid data, or the data cannot flow")
+@flow_errors
 def dry_run_workflow(request, ref):
     """Walk a registered workflow without calling any service."""
     workflow = store().workflows.get(ref)
@@ -112,8 +120,7 @@ def dry_run_workflow(request, ref):
 @blp.route("/dry-run", methods=["POST"])
 @blp.arguments(DryRunUnsavedIn)
 @blp.response(200, DryRunOut)
-@blp.alt_response(409, schema=ErrorOut, description="A listed service is not registered")
-@blp.alt_response(422, schema=ErrorOut, description="Invalid data, or the data cannot flow")
+@flow_errors
 def dry_run_definition(request):
     """Walk a workflow definition that is not saved, without calling any service."""
     return dry_run(store(), request["workflow"], request.get("data"), request["samples"])
