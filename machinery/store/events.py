@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import tenacity
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
@@ -71,13 +72,22 @@ class EventRepository:
             pass  # an earlier try landed: steps are unique by event and index
 
     def finish(self, event_id: str, status: str, outputs: dict, error: dict | None) -> dict:
-        """Store how the event ended and return it."""
+        """Store how the event ended and return it (without its data), in one round trip."""
         update = {
             "$set": {"status": status, "outputs": outputs, "error": error},
             "$currentDate": {"finished_at": True},
         }
-        _durably(lambda: self.collection.update_one({"_id": ObjectId(event_id)}, update))
-        return self.get(event_id, with_steps=False)
+        document = _durably(
+            lambda: self.collection.find_one_and_update(
+                {"_id": ObjectId(event_id)},
+                update,
+                projection={"data": 0, "fingerprint": 0},
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+        if document is None:
+            raise NotFound(f"No event identified by {event_id!r}.")
+        return to_plain(document)
 
     def interrupt_stale(self, older_than_s: float) -> int:
         """Mark failed the events still running this long after they were accepted: they were

@@ -21,7 +21,7 @@ class Breaking:
 
     def __getattr__(self, name):
         attribute = getattr(self.collection, name)
-        if name not in ("insert_one", "update_one"):
+        if name not in ("insert_one", "update_one", "find_one_and_update"):
             return attribute
 
         def write(*args, **kwargs):
