@@ -47,7 +47,11 @@ def service_impact(store: Store, name: str, proposed: dict) -> dict:
         before = check_workflow(workflow, services)
         after = check_workflow(workflow, {**services, name: {**proposed, "name": name}})
         broken = [p for p in after.problems if p["message"] not in _messages(before.problems)]
-        lost = [w for w in after.warnings if w["message"] not in _messages(before.warnings)]
+        lost = [
+            warning
+            for warning in after.warnings
+            if "output" in warning and warning["message"] not in _messages(before.warnings)
+        ]
         affected.append(
             {
                 "workflow": workflow["name"],

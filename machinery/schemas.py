@@ -248,7 +248,13 @@ class WorkflowOut(Schema):
 
 
 class FlowWarning(Schema):
+    """Something that may not be there when events run: a workflow output nothing produces,
+    or a required input fed by an optional value."""
+
     output = fields.String()
+    step = fields.Integer()
+    service = fields.String()
+    field = fields.String()
     message = fields.String()
 
 

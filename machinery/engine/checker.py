@@ -169,6 +169,14 @@ class _Walk:
                 origin=known.origin,
                 **context,
             )
+        if known.optional and _required(spec):
+            self.analysis.warnings.append(
+                {
+                    **context,
+                    "message": f"{where}: {what} is required, but {text!r} may be absent "
+                    f"(from {describe(known.origin)}, which is optional).",
+                }
+            )
         return {**known.origin, "path": text} if len(source.path) > 1 else known.origin
 
     def _resolve(self, where, what, path, context) -> Known | None:

@@ -281,3 +281,19 @@ def test_a_dry_run_of_a_retried_step_keeps_each_answer_on_its_step(client, servi
     assert body["status"] == "failed"
     assert [step["index"] for step in body["steps"]] == [0, 0]
     assert body["error"]["attempts"] == 2
+
+
+def test_an_optional_value_feeding_a_required_input_is_a_warning(client):
+    client.post("/s", json=service())
+    inputs = [field("message", required=False)]
+    response = client.post("/w", json=workflow(inputs=inputs))
+    assert response.status_code == 201
+    assert response.json["warnings"] == [
+        {
+            "step": 0,
+            "service": "upper",
+            "field": "message",
+            "message": "Step 0 (upper): input 'message' is required, but 'message' may be "
+            "absent (from workflow input, which is optional).",
+        }
+    ]

@@ -840,3 +840,21 @@ def test_lineage_follows_inputs_literals_operations_and_steps():
 )
 def test_describe(origin, words):
     assert describe(origin) == words
+
+
+def test_an_optional_step_output_feeding_a_required_input_is_a_warning():
+    services = {
+        "maybe": {
+            "name": "maybe",
+            "inputs": [],
+            "outputs": [{"name": "n", "type": "int", "required": False}],
+        },
+        "needs": {"name": "needs", "inputs": [{"name": "n", "type": "int"}], "outputs": []},
+    }
+    workflow = {"name": "w", "services": ["maybe", "needs"], "inputs": [], "outputs": []}
+    analysis = check_workflow(workflow, services)
+    assert analysis.problems == []
+    assert [warning["message"] for warning in analysis.warnings] == [
+        "Step 1 (needs): input 'n' is required, but 'n' may be absent "
+        "(from output 'n' of step 0 (maybe), which is optional)."
+    ]
