@@ -67,6 +67,8 @@ def call_with_retries(
     `repeatable`: whether a request that may have reached the service may be sent again.
     The last failure is raised as it was.
     """
+    if policy.max_attempts <= 1:
+        return attempt(1)  # the usual case: no retry machinery on the hot path
 
     def worth_retrying(state: tenacity.RetryCallState) -> bool:
         failure = state.outcome.exception()
@@ -78,7 +80,7 @@ def call_with_retries(
         return policy.delay(state.attempt_number, state.outcome.exception())
 
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(policy.max_attempts, 1)),
+        stop=tenacity.stop_after_attempt(policy.max_attempts),
         wait=wait,
         retry=worth_retrying,
         sleep=sleep,

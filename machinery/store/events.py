@@ -140,12 +140,15 @@ class EventRepository:
         return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
 
 
+# Its state is per thread, so one serves every write.
+_WRITES = tenacity.Retrying(
+    retry=tenacity.retry_if_exception_type(AutoReconnect),
+    stop=tenacity.stop_after_attempt(4),
+    wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+    reraise=True,
+)
+
+
 def _durably(write):
     """Make a write, again when the connection broke during it: 4 tries, with backoff."""
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(AutoReconnect),
-        stop=tenacity.stop_after_attempt(4),
-        wait=tenacity.wait_exponential(multiplier=0.2, max=2),
-        reraise=True,
-    )
-    return retrying(write)
+    return _WRITES(write)
