@@ -256,19 +256,23 @@ class _Walk:
                         available=self._available(),
                     )
                     continue
-                updates[name] = Known(known.type, known.origin, known.optional)
+                origin = known.origin
+                if len(source.path) > 1:
+                    origin = {**origin, "path": format_path(source.path)}
+                updates[name] = Known(known.type, origin, known.optional)
             self.known.update(updates)
         elif operation.action == "rename":
             moved = {}
+            before = dict(self.known)
             for old, new in operation.argument.items():
-                if old not in self.known:
+                if old not in before:
                     self._problem(
                         UNSATISFIED,
                         f"{where}: there is no {old!r} to rename here; the running data holds "
-                        f"{self._available_text()}.",
+                        f"{self._available_text(before)}.",
                         operation=number,
                         field=old,
-                        available=self._available(),
+                        available=self._available(before),
                     )
                     continue
                 moved[new] = self.known.pop(old)
@@ -305,18 +309,16 @@ class _Walk:
                 )
             self.analysis.lineage["outputs"][name] = known.origin
 
-    def _available(self) -> dict:
-        return {
-            name: {"type": known.type, "from": describe(known.origin)}
-            for name, known in self.known.items()
-        }
+    def _available(self, known: dict | None = None) -> dict:
+        known = self.known if known is None else known
+        return {name: {"type": k.type, "from": describe(k.origin)} for name, k in known.items()}
 
-    def _available_text(self) -> str:
-        if not self.known:
+    def _available_text(self, known: dict | None = None) -> str:
+        known = self.known if known is None else known
+        if not known:
             return "nothing"
         return ", ".join(
-            f"{name} ({known.type or 'any'}, {describe(known.origin)})"
-            for name, known in self.known.items()
+            f"{name} ({k.type or 'any'}, {describe(k.origin)})" for name, k in known.items()
         )
 
     def _problem(self, code: str, message: str, **details):

@@ -10,8 +10,8 @@ from machinery.datatypes import matches, type_of
 from machinery.engine import states
 from machinery.engine.failures import StepFailed
 from machinery.engine.operations import apply, evaluate
-from machinery.engine.paths import Missing, resolve
-from machinery.engine.plan import Field, Plan, Step
+from machinery.engine.paths import Missing, format_path, resolve
+from machinery.engine.plan import Field, Plan, Ref, Step
 from machinery.engine.retries import call_with_retries
 
 __all__ = [
@@ -72,8 +72,8 @@ def run_event(
         started = time.perf_counter()
         status_code, answer = None, None
         attempts: list[dict] = []
-        payload = step_payload(step, running)
         try:
+            payload = step_payload(step, running)
             status_code, answer = call_with_retries(
                 _attempt(call, step, payload, event_id, index, attempts),
                 step.retry,
@@ -162,21 +162,36 @@ def _attempt(call: Call, step: Step, payload: dict, event_id: str, index: int, l
 
 
 def step_payload(step: Step, running: dict) -> dict:
-    """What a step's service receives: each input it declares, mapped or taken by name."""
+    """What a step's service receives: each input it declares, mapped or taken by name.
+
+    An optional input that finds nothing is left out; a required one fails the step
+    (missing_input) before its service is called.
+    """
     payload = {}
     for name in step.inputs:
-        source = step.input_map.get(name)
+        source = step.input_map.get(name) or Ref((name,))
         try:
-            payload[name] = evaluate(source, running) if source else running[name]
-        except (Missing, KeyError):
-            continue  # absent: the service's own contract says whether it may be
+            payload[name] = evaluate(source, running)
+        except Missing:
+            if name in step.optional_inputs:
+                continue
+            raise StepFailed(
+                states.MISSING_INPUT,
+                f"input {name!r} is required, but {format_path(source.path)!r} is not in the "
+                "running data.",
+                sent=False,
+            ) from None
     return payload
 
 
 def merge_answer(step: Step, running: dict, answer: dict) -> dict:
-    """The running data with a step's answer: all of it, or only what its output mapping names."""
+    """The running data with a step's answer: its declared outputs (what the checker proved),
+    or only what its output mapping names. The whole answer stays on the step's record."""
     if step.output_map is None:
-        return {**running, **answer}
+        declared = {
+            output.name: answer[output.name] for output in step.outputs if output.name in answer
+        }
+        return {**running, **declared}
     merged = dict(running)
     for name, path in step.output_map.items():
         try:

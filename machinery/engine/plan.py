@@ -57,6 +57,7 @@ class Step:
     address: str
     inputs: tuple[str, ...]
     outputs: tuple[Field, ...] = ()
+    optional_inputs: frozenset[str] = frozenset()
     input_map: Mapping[str, Source] = field(default_factory=dict)
     output_map: Mapping[str, tuple[str, ...]] | None = None
     version: int | None = None
@@ -141,7 +142,7 @@ def _operation(number: int, operation, steps: int) -> Operation:
     after = operation.get("after", steps - 1)
     if after == ON_INPUTS:
         after = -1
-    if not isinstance(after, int) or isinstance(after, bool) or not -1 <= after < steps:
+    elif not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < steps:
         raise DefinitionError(
             f"{where}: 'after' is \"inputs\" or a step index from 0 to {steps - 1}."
         )
@@ -206,6 +207,9 @@ def build_plan(workflow: Mapping, services: Mapping[str, Mapping]) -> Plan:
                 service=name,
                 address=service["address"],
                 inputs=tuple(f["name"] for f in service["inputs"]),
+                optional_inputs=frozenset(
+                    f["name"] for f in service["inputs"] if not f.get("required", True)
+                ),
                 outputs=fields_of(service["outputs"]),
                 input_map=input_map,
                 output_map=output_map,

@@ -14,6 +14,8 @@ INVALID_RESPONSE = "invalid_response"
 CONTRACT_VIOLATION = "contract_violation"
 REFUSED_ADDRESS = "refused_address"
 RESPONSE_TOO_LARGE = "response_too_large"
+# A required input whose path finds nothing in the running data: the service is not called.
+MISSING_INPUT = "missing_input"
 # Not a step's failure: the event was cut off (the database went away) before its end was kept.
 INTERRUPTED = "interrupted"
 
@@ -25,4 +27,5 @@ FAILURE_KINDS = (
     CONTRACT_VIOLATION,
     REFUSED_ADDRESS,
     RESPONSE_TOO_LARGE,
+    MISSING_INPUT,
 )

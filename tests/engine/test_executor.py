@@ -50,9 +50,16 @@ class Recorder:
         self.log.append(("record", step["index"]))
 
 
-def step(name: str, *inputs: str) -> Step:
-    """A step calling service `name` at http://<name>/."""
-    return Step(service=name, address=f"http://{name}/", inputs=inputs)
+def step(name: str, *inputs: str, outputs: tuple[str, ...] = ()) -> Step:
+    """A step calling service `name` at http://<name>/, taking optional string inputs and
+    declaring the string or any-typed outputs named (only declared outputs are merged)."""
+    return Step(
+        service=name,
+        address=f"http://{name}/",
+        inputs=inputs,
+        optional_inputs=frozenset(inputs),
+        outputs=tuple(Field(output, "string", required=False) for output in outputs),
+    )
 
 
 def run(plan: Plan, data: dict, answers: dict):
@@ -80,7 +87,12 @@ def test_a_step_with_no_inputs_receives_an_empty_payload():
 
 
 def test_a_later_step_sees_an_earlier_step_output():
-    plan = Plan(steps=(step("upper", "text"), step("reverse", "upper_text")))
+    plan = Plan(
+        steps=(
+            step("upper", "text", outputs=("upper_text",)),
+            step("reverse", "upper_text", outputs=("reversed",)),
+        )
+    )
     answers = {"http://upper/": {"upper_text": "HI"}, "http://reverse/": {"reversed": "IH"}}
     outcome, services, _ = run(plan, {"text": "hi"}, answers)
     assert services.calls[1] == ("http://reverse/", {"upper_text": "HI"})
@@ -88,7 +100,13 @@ def test_a_later_step_sees_an_earlier_step_output():
 
 
 def test_an_output_overwrites_an_earlier_value_of_the_same_name():
-    plan = Plan(steps=(step("upper", "text"), step("reverse", "text"), step("echo", "text")))
+    plan = Plan(
+        steps=(
+            step("upper", "text", outputs=("text",)),
+            step("reverse", "text", outputs=("text",)),
+            step("echo", "text"),
+        )
+    )
     answers = {
         "http://upper/": {"text": "HI"},
         "http://reverse/": {"text": "IH"},
@@ -110,7 +128,8 @@ def test_run_event_leaves_the_event_data_untouched():
 
 
 def test_outputs_are_picked_by_the_plan():
-    plan = Plan(steps=(step("upper", "text"), step("count", "text")), outputs=("count", "text"))
+    count = Step("count", "http://count/", inputs=("text",), outputs=(Field("count", "int"),))
+    plan = Plan(steps=(step("upper", "text", outputs=("text",)), count), outputs=("count", "text"))
     answers = {"http://upper/": {"text": "HI", "shout": True}, "http://count/": {"count": 2}}
     outcome, _, _ = run(plan, {"text": "hi", "lang": "en"}, answers)
     assert outcome.status == states.SUCCEEDED
@@ -119,13 +138,14 @@ def test_outputs_are_picked_by_the_plan():
 
 
 def test_outputs_are_all_the_running_data_when_the_plan_names_none():
-    plan = Plan(steps=(step("upper", "text"),))
-    outcome, _, _ = run(plan, {"text": "hi", "lang": "en"}, {"http://upper/": {"loud": "HI"}})
+    plan = Plan(steps=(step("upper", "text", outputs=("loud",)),))
+    answers = {"http://upper/": {"loud": "HI", "undeclared": 1}}
+    outcome, _, _ = run(plan, {"text": "hi", "lang": "en"}, answers)
     assert outcome.outputs == {"text": "hi", "lang": "en", "loud": "HI"}
 
 
 def test_an_output_named_but_not_produced_is_absent():
-    plan = Plan(steps=(step("upper", "text"),), outputs=("loud", "never"))
+    plan = Plan(steps=(step("upper", "text", outputs=("loud",)),), outputs=("loud", "never"))
     outcome, _, _ = run(plan, {"text": "hi"}, {"http://upper/": {"loud": "HI"}})
     assert outcome.status == states.SUCCEEDED
     assert outcome.outputs == {"loud": "HI"}
@@ -302,7 +322,9 @@ def test_step_payload_follows_the_input_mapping(input_map, payload):
         "user": {"name": "Ada"},
         "items": [{"id": 7}, {"id": 8}],
     }
-    step_ = mapped("counter", "text", "limit", input_map=input_map)
+    step_ = mapped(
+        "counter", "text", "limit", input_map=input_map, optional_inputs={"text", "limit"}
+    )
     assert step_payload(step_, running) == payload
 
 
@@ -332,7 +354,7 @@ def test_a_step_receives_a_literal_and_a_nested_path_through_run_event():
 @pytest.mark.parametrize(
     ("output_map", "running"),
     [
-        (None, {"message": "hi", "count": 3, "detail": {"city": "Paris"}}),
+        (None, {"message": "hi", "count": 3}),
         ({}, {"message": "hi"}),
         ({"space_count": ("count",)}, {"message": "hi", "space_count": 3}),
         ({"message": ("count",)}, {"message": 3}),
@@ -342,7 +364,7 @@ def test_a_step_receives_a_literal_and_a_nested_path_through_run_event():
     ],
 )
 def test_merge_answer_follows_the_output_mapping(output_map, running):
-    step_ = mapped("counter", output_map=output_map)
+    step_ = mapped("counter", output_map=output_map, outputs=[Field("count", "int")])
     answer = {"count": 3, "detail": {"city": "Paris"}}
     assert merge_answer(step_, {"message": "hi"}, answer) == running
 
@@ -397,7 +419,10 @@ def test_without_the_output_mapping_the_count_overwrites_the_message():
 
 def test_operations_run_on_the_inputs_after_a_step_and_at_the_end():
     plan = Plan(
-        steps=(mapped("upper", "message"), mapped("count", "message", "label")),
+        steps=(
+            mapped("upper", "message", outputs=[Field("loud", "string")]),
+            mapped("count", "message", "label", outputs=[Field("count", "int")]),
+        ),
         outputs=("result", "label", "n"),
         operations=parse_operations(
             [
@@ -419,7 +444,7 @@ def test_operations_run_on_the_inputs_after_a_step_and_at_the_end():
 
 def test_operations_at_the_end_run_before_the_outputs_are_picked():
     plan = Plan(
-        steps=(mapped("upper", "message"),),
+        steps=(mapped("upper", "message", outputs=[Field("message", "string")]),),
         outputs=("message", "copy"),
         operations=parse_operations([{"set": {"copy": "message"}}, {"remove": ["message"]}], 1),
     )
@@ -429,7 +454,7 @@ def test_operations_at_the_end_run_before_the_outputs_are_picked():
 
 def test_a_pick_on_the_inputs_hides_the_other_inputs_from_every_step():
     plan = Plan(
-        steps=(mapped("upper", "message", "secret"),),
+        steps=(mapped("upper", "message", "secret", optional_inputs={"secret"}),),
         operations=parse_operations([{"pick": ["message"], "after": "inputs"}], 1),
     )
     outcome, services, _ = run(plan, {"message": "hi", "secret": "s"}, {"http://upper/": {}})
@@ -540,7 +565,8 @@ def test_an_answer_keeping_to_the_contract_succeeds(answer):
     plan = Plan(steps=(mapped("count", outputs=outputs),))
     outcome, _, _ = run(plan, {}, {"http://count/": answer})
     assert outcome.status == states.SUCCEEDED
-    assert outcome.outputs == answer
+    assert outcome.outputs == {k: v for k, v in answer.items() if k != "extra"}
+    assert outcome.steps[0]["outputs"] == answer
 
 
 def test_an_int_answer_for_a_float_output_is_kept_as_it_is():
@@ -580,8 +606,8 @@ def test_a_step_record_carries_the_service_version_when_the_plan_knows_it():
 def test_a_path_with_a_superscript_digit_is_missing_not_a_crash():
     plan = Plan(steps=(mapped("upper", "message", input_map={"message": Ref(("items", "²"))}),))
     outcome, services, _ = run(plan, {"items": ["a", "b", "c"]}, {"http://upper/": {}})
-    assert services.calls == [("http://upper/", {})]
-    assert outcome.status == states.SUCCEEDED
+    assert services.calls == []
+    assert outcome.error["kind"] == states.MISSING_INPUT
 
 
 # retries, attempts and what each call says about itself

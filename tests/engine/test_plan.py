@@ -353,6 +353,7 @@ def test_build_plan_makes_a_step_of_each_entry_with_its_service_definition():
                 address="http://counter/",
                 inputs=("text", "limit"),
                 outputs=(Field("count", "int"), Field("note", "string", required=False)),
+                optional_inputs=frozenset({"limit"}),
                 input_map={"text": Ref(("message",))},
                 output_map={"n": ("count",)},
             ),
