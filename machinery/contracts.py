@@ -4,10 +4,28 @@ A workflow is checked against the services it calls when it is saved; a service'
 definition is checked against every workflow that calls it before it replaces the old one.
 """
 
-from machinery.engine.checker import Analysis, check_workflow
-from machinery.engine.plan import service_names
+from collections.abc import Mapping
+
+from machinery.engine.checker import INVALID, Analysis, check_workflow
 from machinery.errors import Conflict, InvalidData
+from machinery.language.parse import DefinitionError, parse_service, parse_workflow
 from machinery.store import Store
+
+
+def service_names(entries) -> list[str]:
+    """The service each `services` entry of a workflow definition calls, in order."""
+    return [entry if isinstance(entry, str) else entry["service"] for entry in entries]
+
+
+def analyse(workflow: Mapping, services: Mapping[str, Mapping]) -> Analysis:
+    """The flow analysis of a workflow definition against service definitions (documents)."""
+    try:
+        model = parse_workflow(workflow)
+    except DefinitionError as error:
+        analysis = Analysis()
+        analysis.problems.append({"code": INVALID, "message": str(error), "place": error.place})
+        return analysis
+    return check_workflow(model, {name: parse_service(doc) for name, doc in services.items()})
 
 
 def services_for(store: Store, workflow: dict) -> dict[str, dict]:
@@ -26,7 +44,7 @@ def services_for(store: Store, workflow: dict) -> dict[str, dict]:
 
 def check_definition(store: Store, workflow: dict, services: dict | None = None) -> Analysis:
     """The flow analysis of a workflow definition; InvalidData (422) when its data cannot flow."""
-    analysis = check_workflow(workflow, services or services_for(store, workflow))
+    analysis = analyse(workflow, services or services_for(store, workflow))
     if analysis.problems:
         count = len(analysis.problems)
         raise InvalidData(
@@ -44,8 +62,8 @@ def service_impact(store: Store, name: str, proposed: dict) -> dict:
     affected = []
     for workflow in store.workflows.using(name):
         services = services_for(store, workflow)
-        before = check_workflow(workflow, services)
-        after = check_workflow(workflow, {**services, name: {**proposed, "name": name}})
+        before = analyse(workflow, services)
+        after = analyse(workflow, {**services, name: {**proposed, "name": name}})
         broken = [p for p in after.problems if p["message"] not in _messages(before.problems)]
         lost = [
             warning

@@ -80,5 +80,5 @@ def build_app(services=None, **config):
         }
     )
     if services is not None:
-        app.extensions["machinery.caller"] = services
+        app.extensions["machinery.runtime"].caller = services
     return app

@@ -1,15 +1,23 @@
-"""/e: send events through workflows and read what happened to them."""
+"""/e: send events through workflows, follow them, cancel and redrive them."""
 
 import json
 
-from flask import current_app
+from flask import current_app, request, url_for
 
+from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
-from machinery.engine import states
-from machinery.errors import PayloadTooLarge
-from machinery.orchestrator import submit_event
+from machinery.errors import InvalidData, PayloadTooLarge
+from machinery.orchestrator import (
+    Submission,
+    cancel_event,
+    describe,
+    redrive_event,
+    submit_event,
+    wait_for_event,
+)
 from machinery.schemas import (
+    AsyncArgs,
     ErrorOut,
     EventData,
     EventDetailOut,
@@ -17,16 +25,21 @@ from machinery.schemas import (
     EventOut,
     EventSubmission,
     IdempotencyArgs,
+    WaitArgs,
     page_of,
 )
 from machinery.store import store
 
 blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent through workflows.")
 
+# The body keys that, beside `data`, say how to run an event rather than what it carries.
+RUN_OPTIONS = ("async", "callback_url")
+
 
 def answers_events(view):
     """Declare what a view sending an event answers: the event, failed or not, or an error."""
     for status, schema, description in (
+        (202, EventOut, "Accepted to run asynchronously (Location: the event)"),
         (409, ErrorOut, "A repeated key's event has not finished"),
         (413, ErrorOut, "The event data is larger than the limit"),
         (504, EventOut, "A step timed out"),
@@ -39,19 +52,23 @@ def answers_events(view):
 @blp.route("/<ref>", methods=["POST"])
 @blp.arguments(EventData)
 @blp.arguments(IdempotencyArgs, location="headers")
+@blp.arguments(AsyncArgs, location="query")
 @answers_events
-def send_event(data, headers, ref):
+def send_event(body, headers, args, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
-    return run(ref, data, headers.get("key"))
+    return run(ref, body, headers, args)
 
 
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(EventSubmission)
 @blp.arguments(IdempotencyArgs, location="headers")
+@blp.arguments(AsyncArgs, location="query")
 @answers_events
-def submit(submission, headers):
+def submit(submission, headers, args):
     """Send an event given as {"workflow", "data"}."""
-    return run(submission["workflow"], submission["data"], headers.get("key"))
+    body = {"data": submission["data"]}
+    body.update({name: submission[name] for name in RUN_OPTIONS if name in submission})
+    return run(submission["workflow"], body, headers, args)
 
 
 @blp.route("", methods=["GET"], strict_slashes=False)
@@ -66,21 +83,98 @@ def list_events(args):
 
 
 @blp.route("/<ref>", methods=["GET"])
+@blp.arguments(WaitArgs, location="query")
 @blp.response(200, EventDetailOut)
-def get_event(ref):
-    """Show an event, by its id, with its data and every step."""
-    return store().events.get(ref)
+def get_event(args, ref):
+    """Show an event, by its id, with its data and every step; ?wait=N waits for its end."""
+    if args.get("wait"):
+        return wait_for_event(runtime(), ref, args["wait"])
+    return describe(store().events.get(ref))
 
 
-def run(ref: str, data: dict, key: str | None):
+@blp.route("/<ref>/cancel", methods=["POST"])
+@blp.response(200, EventOut)
+@blp.alt_response(409, schema=ErrorOut, description="The event has already ended")
+def cancel(ref):
+    """Cancel an event: a queued one never runs, a running one stops before its next step."""
+    return cancel_event(runtime(), ref)
+
+
+@blp.route("/<ref>/redrive", methods=["POST"])
+@blp.response(202, EventOut)
+@blp.alt_response(409, schema=ErrorOut, description="The event is not failed or cancelled")
+def redrive(ref):
+    """Run a failed or cancelled event again from the step that did not complete."""
+    event = redrive_event(runtime(), ref)
+    return event, 202, {"Location": url_for("events.get_event", ref=event["id"])}
+
+
+def runtime():
+    return current_app.extensions["machinery.runtime"]
+
+
+def run(ref: str, body: dict, headers: dict, args: dict):
+    options, body = split_options(body)
     limit = current_app.config["MAX_EVENT_BYTES"]
-    if len(json.dumps(data, separators=(",", ":"))) > limit:
+    if len(json.dumps(body, separators=(",", ":"))) > limit:
         raise PayloadTooLarge(f"The event data is larger than the limit of {limit} bytes.")
-    caller = current_app.extensions["machinery.caller"]
-    wait_s = current_app.config["IDEMPOTENCY_WAIT_S"]
-    event = submit_event(store(), caller, ref, data, key=key, wait_s=wait_s)
-    status = 201
-    if event["status"] == states.FAILED:
-        status = 504 if event["error"]["kind"] == states.TIMEOUT else 502
+    asynchronous = bool(args.get("async") or options.get("async") or prefers_async(request.headers))
+    callback_url = options.get("callback_url")
+    if callback_url is not None:
+        check_callback_url(callback_url)
+    submission = Submission(
+        workflow=ref,
+        body=body,
+        key=headers.get("key"),
+        asynchronous=asynchronous,
+        callback_url=callback_url,
+    )
+    event = submit_event(runtime(), submission)
+    return event, *event_status(event)
+
+
+def split_options(body: dict) -> tuple[dict, dict]:
+    """(run options, event body) of a wrapped body {"data": {...}, "async": ..., ...}; a body
+    that wraps nothing is all data."""
+    if "data" not in body or not set(body) - {"data"} <= set(RUN_OPTIONS):
+        return {}, body
+    options = {name: body[name] for name in RUN_OPTIONS if name in body}
+    if "async" in options and not isinstance(options["async"], bool):
+        raise InvalidData("async is true or false.", errors={"async": ["Not a boolean."]})
+    if "callback_url" in options and not isinstance(options["callback_url"], str):
+        raise InvalidData("callback_url is a URL.", errors={"callback_url": ["Not a string."]})
+    return options, {"data": body["data"]}
+
+
+def prefers_async(headers) -> bool:
+    """Whether the request says `Prefer: respond-async` (RFC 7240)."""
+    preferences = ",".join(headers.getlist("Prefer"))
+    return any(p.split(";")[0].strip().lower() == "respond-async" for p in preferences.split(","))
+
+
+def check_callback_url(url: str) -> None:
+    """Refuse a webhook address the address policy would never let Machinery call."""
+    from machinery.engine.addresses import RefusedAddress
+
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        raise InvalidData(
+            "callback_url is an http(s) URL.", errors={"callback_url": ["Not an http(s) URL."]}
+        )
+    try:
+        current_app.extensions["machinery.addresses"].check_registration(url)
+    except RefusedAddress as refused:
+        raise InvalidData(str(refused), errors={"callback_url": [str(refused)]}) from None
+
+
+def event_status(event: dict) -> tuple[int, dict]:
+    """The HTTP status and headers that answer an event, decided in this one place."""
     headers = {"Idempotent-Replayed": "true"} if event.get("replayed") else {}
-    return event, status, headers
+    status = event["status"]
+    if status == states.SUCCEEDED:
+        return 201, headers
+    if status == states.FAILED:
+        return (504 if event["error"]["kind"] == states.TIMEOUT else 502), headers
+    if status == states.CANCELLED:
+        return 409, headers
+    headers["Location"] = url_for("events.get_event", ref=event["id"])
+    return 202, headers

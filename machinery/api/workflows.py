@@ -1,11 +1,11 @@
 """/w: compose registered services into workflows, checked for data flow when saved."""
 
+from flask import current_app
+
 from machinery.api.blueprint import Blueprint
 from machinery.api.paging import page, page_size
 from machinery.api.services import check_name
-from machinery.contracts import check_definition
-from machinery.engine.checker import check_workflow
-from machinery.engine.plan import service_names
+from machinery.contracts import analyse, check_definition, service_names
 from machinery.orchestrator import dry_run
 from machinery.schemas import (
     DryRunIn,
@@ -81,7 +81,7 @@ def get_lineage(args, ref):
     """Show where each step input and each workflow output takes its value from."""
     workflow = store().workflows.get(ref, args.get("version"))
     services = store().services.by_names(service_names(workflow["services"]))
-    lineage = check_workflow(workflow, services).lineage
+    lineage = analyse(workflow, services).lineage
     return {"workflow": workflow["name"], "version": workflow["version"], **lineage}
 
 
@@ -114,7 +114,7 @@ def delete_workflow(ref):
 def dry_run_workflow(request, ref):
     """Walk a registered workflow without calling any service."""
     workflow = store().workflows.get(ref)
-    return dry_run(store(), workflow, request.get("data"), request["samples"])
+    return dry_run(runtime(), workflow, request.get("data"), request["samples"])
 
 
 @blp.route("/dry-run", methods=["POST"])
@@ -123,4 +123,8 @@ def dry_run_workflow(request, ref):
 @flow_errors
 def dry_run_definition(request):
     """Walk a workflow definition that is not saved, without calling any service."""
-    return dry_run(store(), request["workflow"], request.get("data"), request["samples"])
+    return dry_run(runtime(), request["workflow"], request.get("data"), request["samples"])
+
+
+def runtime():
+    return current_app.extensions["machinery.runtime"]

@@ -9,21 +9,11 @@ accepted here, and their types are only checked when the data is there.
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import singledispatchmethod
 
-from machinery.datatypes import matches, type_of
-from machinery.engine.paths import PathError, format_path
-from machinery.engine.plan import (
-    DefinitionError,
-    Literal,
-    Operation,
-    Ref,
-    Source,
-    parse_operations,
-    parse_step,
-)
-
-# Which declared types a value of another type may feed (beyond the same type).
-WIDENINGS = {("int", "float")}
+from machinery.language.model import Call, Field, Literal, Operation, Ref, Service, Source, Workflow
+from machinery.language.paths import format_path
+from machinery.language.types import fits, matches, type_of
 
 UNSATISFIED = "unsatisfied"
 TYPE_MISMATCH = "type_mismatch"
@@ -52,11 +42,6 @@ class Analysis:
         return not self.problems
 
 
-def fits(actual: str | None, expected: str) -> bool:
-    """Whether a value known to be of type `actual` may feed a field of type `expected`."""
-    return actual is None or actual == expected or (actual, expected) in WIDENINGS
-
-
 def describe(origin: dict) -> str:
     """Where a value comes from, in words."""
     source = origin["from"]
@@ -69,7 +54,7 @@ def describe(origin: dict) -> str:
     return f"operation {origin['operation']}"
 
 
-def check_workflow(workflow: Mapping, services: Mapping[str, Mapping]) -> Analysis:
+def check_workflow(workflow: Workflow, services: Mapping[str, Service]) -> Analysis:
     """Walk the workflow's steps and say what will not flow (problems) or not be there (warnings).
 
     `services` holds the definition of every service the workflow calls, by name.
@@ -78,43 +63,34 @@ def check_workflow(workflow: Mapping, services: Mapping[str, Mapping]) -> Analys
 
 
 class _Walk:
-    def __init__(self, workflow: Mapping, services: Mapping[str, Mapping]):
+    def __init__(self, workflow: Workflow, services: Mapping[str, Service]):
         self.workflow = workflow
         self.services = services
         self.analysis = Analysis()
         self.known = {
-            f["name"]: Known(f["type"], {"from": "input", "field": f["name"]}, not _required(f))
-            for f in workflow["inputs"]
+            f.name: Known(f.type, {"from": "input", "field": f.name}, not f.required)
+            for f in workflow.inputs
         }
 
     def run(self) -> Analysis:
-        try:
-            operations = parse_operations(self.workflow.get("operations"), len(self._entries))
-        except (DefinitionError, PathError) as error:
-            self._problem(INVALID, str(error))
-            operations = ()
-        self._operate(operations, -1)
-        for index, entry in enumerate(self._entries):
-            try:
-                name, input_map, output_map = parse_step(entry)
-            except (DefinitionError, PathError) as error:
-                self._problem(INVALID, f"Step {index}: {error}", step=index)
-            else:
-                self._step(index, name, self.services[name], input_map, output_map)
-            self._operate(operations, index)
+        for node in self.workflow.steps:
+            self.visit(node)
         self._outputs()
         return self.analysis
 
-    @property
-    def _entries(self) -> list:
-        return self.workflow["services"]
+    @singledispatchmethod
+    def visit(self, node) -> None:
+        raise TypeError(f"The checker does not know {type(node).__name__} nodes.")
 
-    def _step(self, index, name, service, input_map, output_map):
+    @visit.register
+    def _call(self, call: Call) -> None:
+        index, name = call.index, call.service
+        service = self.services[name]
         where = f"Step {index} ({name})"
         lineage = {"index": index, "service": name, "inputs": {}}
         self.analysis.lineage["steps"].append(lineage)
-        declared = {f["name"]: f for f in service["inputs"]}
-        for unknown in sorted(set(input_map) - set(declared)):
+        declared = {f.name: f for f in service.inputs}
+        for unknown in sorted(set(call.input_map) - set(declared)):
             self._problem(
                 UNKNOWN_INPUT,
                 f"{where}: the input mapping names {unknown!r}, which {name} does not take "
@@ -124,15 +100,15 @@ class _Walk:
                 field=unknown,
             )
         for field_name, spec in declared.items():
-            source = input_map.get(field_name, Ref((field_name,)))
+            source = call.input_map.get(field_name, Ref((field_name,)))
             context = {"step": index, "service": name, "field": field_name}
             origin = self._feed(where, f"input {field_name!r}", spec, source, context)
             lineage["inputs"][field_name] = origin
-        self._add_outputs(index, name, service, output_map)
+        self._add_outputs(index, name, service, call.output_map)
 
-    def _feed(self, where, what, spec, source: Source, context) -> dict | None:
+    def _feed(self, where, what, spec: Field, source: Source, context) -> dict | None:
         """Check that a source can feed a declared field; return where its value comes from."""
-        expected = spec["type"]
+        expected = spec.type
         if isinstance(source, Literal):
             if not matches(expected, source.value):
                 self._problem(
@@ -147,7 +123,7 @@ class _Walk:
         known = self._resolve(where, what, source.path, context)
         text = format_path(source.path)
         if known is None:
-            if _required(spec):
+            if spec.required:
                 self._problem(
                     UNSATISFIED,
                     f"{where}: {what} ({expected}) can be satisfied by nothing: {text!r} is not "
@@ -169,7 +145,7 @@ class _Walk:
                 origin=known.origin,
                 **context,
             )
-        if known.optional and _required(spec):
+        if known.optional and spec.required:
             self.analysis.warnings.append(
                 {
                     **context,
@@ -197,12 +173,12 @@ class _Walk:
             )
         return Known(None, head.origin, head.optional)
 
-    def _add_outputs(self, index, name, service, output_map):
-        declared = {f["name"]: f for f in service["outputs"]}
+    def _add_outputs(self, index, name, service: Service, output_map):
+        declared = {f.name: f for f in service.outputs}
         if output_map is None:
             for output in declared.values():
-                origin = {"from": "step", "step": index, "service": name, "field": output["name"]}
-                self.known[output["name"]] = Known(output["type"], origin, not _required(output))
+                origin = {"from": "step", "step": index, "service": name, "field": output.name}
+                self.known[output.name] = Known(output.type, origin, not output.required)
             return
         for target, path in output_map.items():
             text = format_path(path)
@@ -217,25 +193,22 @@ class _Walk:
                     **context,
                 )
                 continue
-            if len(path) > 1 and spec["type"] not in ("object", "array"):
+            if len(path) > 1 and spec.type not in ("object", "array"):
                 self._problem(
                     IMPOSSIBLE_PATH,
                     f"Step {index} ({name}): output {target!r} maps {text!r}, which cannot "
-                    f"exist: {path[0]!r} is {spec['type']}.",
-                    found=spec["type"],
+                    f"exist: {path[0]!r} is {spec.type}.",
+                    found=spec.type,
                     **context,
                 )
                 continue
             origin = {"from": "step", "step": index, "service": name, "field": text}
-            known_type = spec["type"] if len(path) == 1 else None
-            self.known[target] = Known(known_type, origin, not _required(spec))
+            known_type = spec.type if len(path) == 1 else None
+            self.known[target] = Known(known_type, origin, not spec.required)
 
-    def _operate(self, operations: tuple[Operation, ...], after: int):
-        for number, operation in enumerate(operations):
-            if operation.after == after:
-                self._operation(number, operation)
-
-    def _operation(self, number: int, operation: Operation):
+    @visit.register
+    def _operation(self, operation: Operation) -> None:
+        number = operation.number
         where = f"Operation {number} ({operation.action})"
         origin = {"from": "operation", "operation": number}
         if operation.action == "set":
@@ -284,8 +257,8 @@ class _Walk:
             self.known = {n: self.known[n] for n in operation.argument if n in self.known}
 
     def _outputs(self):
-        for spec in self.workflow["outputs"]:
-            name = spec["name"]
+        for spec in self.workflow.outputs:
+            name = spec.name
             known = self.known.get(name)
             if known is None:
                 self.analysis.warnings.append(
@@ -297,13 +270,13 @@ class _Walk:
                 )
                 self.analysis.lineage["outputs"][name] = None
                 continue
-            if not fits(known.type, spec["type"]):
+            if not fits(known.type, spec.type):
                 self._problem(
                     TYPE_MISMATCH,
-                    f"Workflow output {name!r} is declared {spec['type']}, but it is "
+                    f"Workflow output {name!r} is declared {spec.type}, but it is "
                     f"{known.type} (from {describe(known.origin)}).",
                     output=name,
-                    expected=spec["type"],
+                    expected=spec.type,
                     found=known.type,
                     origin=known.origin,
                 )
@@ -323,7 +296,3 @@ class _Walk:
 
     def _problem(self, code: str, message: str, **details):
         self.analysis.problems.append({"code": code, "message": message, **details})
-
-
-def _required(spec: Mapping) -> bool:
-    return spec.get("required", True)

@@ -1,38 +1,47 @@
-"""Run an event: call each step's service in order and thread its answer into the running data."""
+"""Run an event, one step at a time: each call to `advance` runs the workflow from the state's
+cursor through its next service call, and returns the state to save.
+
+The run state is all an event needs to go on after a crash: the running data, the cursor (the
+position of the next node to run) and, once it ends, its status, outputs or error. Listeners hear
+of every attempt, every step's end and the event's end; the store, webhooks and metrics are
+listeners, so the executor itself knows no store, no HTTP library and no web framework.
+"""
 
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from machinery.datatypes import matches, type_of
-from machinery.engine import states
+from machinery import states
 from machinery.engine.failures import StepFailed
 from machinery.engine.operations import apply, evaluate
-from machinery.engine.paths import Missing, format_path, resolve
-from machinery.engine.plan import Field, Plan, Ref, Step
 from machinery.engine.retries import call_with_retries
+from machinery.language.model import (
+    Call,
+    CallSettings,
+    Field,
+    Operation,
+    Ref,
+    Service,
+    Workflow,
+    call_settings,
+)
+from machinery.language.paths import Missing, format_path, resolve
+from machinery.language.types import matches, type_of
 
 __all__ = [
     "CallOptions",
-    "Plan",
-    "Step",
+    "Caller",
+    "Listener",
+    "Listeners",
+    "RunState",
     "StepFailed",
-    "Outcome",
-    "run_event",
+    "advance",
     "contract_violations",
+    "run_to_end",
+    "start",
 ]
-
-
-@dataclass
-class Outcome:
-    """How an event ended: its status, its outputs and, when it failed, why."""
-
-    status: str
-    outputs: dict = field(default_factory=dict)
-    error: dict | None = None
-    steps: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -43,72 +52,119 @@ class CallOptions:
     timeout: tuple[float | None, float | None] | None = None
 
 
-# call(address, payload, options) -> (HTTP status, JSON object answered); raises StepFailed.
-Call = Callable[[str, dict, CallOptions], tuple[int, dict]]
-# record_step(step) stores a finished step before the next one starts.
-RecordStep = Callable[[dict], None]
+# caller(address, payload, options) -> (HTTP status, JSON object answered); raises StepFailed.
+Caller = Callable[[str, dict, CallOptions], tuple[int, dict]]
 
 
-def run_event(
-    plan: Plan,
-    data: Mapping,
-    call: Call,
-    record_step: RecordStep,
+@dataclass(frozen=True)
+class RunState:
+    """Where an event is: what the store saves after every step."""
+
+    status: str
+    cursor: int  # the position, in the workflow's steps, of the next node to run
+    running: dict  # the running data
+    outputs: dict | None = None
+    error: dict | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in states.FINAL_STATES
+
+
+def start(data: Mapping) -> RunState:
+    """The state of an event about to run its first step."""
+    return RunState(status=states.RUNNING, cursor=0, running=dict(data))
+
+
+class Listener:
+    """What hears of an event's progress. Each method may raise to stop the run (a lost lease)."""
+
+    def on_attempt(self, call: Call, attempt: dict) -> None:
+        """An attempt at a step's call ended (it is in the step's record too)."""
+
+    def on_step_end(self, record: dict, state: RunState) -> None:
+        """A step ended, succeeded or failed: its record, and the state after it."""
+
+    def on_event_end(self, state: RunState) -> None:
+        """The event ended: succeeded or failed."""
+
+
+@dataclass
+class Listeners(Listener):
+    """Several listeners, told in order (the store first: later ones hear of what is kept)."""
+
+    listeners: list[Listener] = field(default_factory=list)
+
+    def on_attempt(self, call, attempt):
+        for listener in self.listeners:
+            listener.on_attempt(call, attempt)
+
+    def on_step_end(self, record, state):
+        for listener in self.listeners:
+            listener.on_step_end(record, state)
+
+    def on_event_end(self, state):
+        for listener in self.listeners:
+            listener.on_event_end(state)
+
+
+def advance(
+    workflow: Workflow,
+    services: Mapping[str, Service],
+    state: RunState,
+    caller: Caller,
+    listener: Listener,
+    *,
     event_id: str = "",
+    may_have_been_sent: bool = False,
+    recorded: dict | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Outcome:
-    """Run every step of the plan on the event data, recording each step as it finishes."""
-    running = _operate(plan, -1, dict(data))
-    outcome = Outcome(status=states.SUCCEEDED)
-    for index, step in enumerate(plan.steps):
-        record = {
-            "index": index,
-            "service": step.service,
-            "address": step.address,
-            "started_at": datetime.now(UTC),
-        }
-        if step.version is not None:
-            record["service_version"] = step.version
+) -> RunState:
+    """Run the operations at the cursor, the next service call and the operations after it.
+
+    `may_have_been_sent`: the process that ran this state before died, so the call at the cursor
+    may have reached its service; it is made again only where that is safe (an idempotent
+    service, or a step allowing it), otherwise the event fails as interrupted.
+    `recorded`: the record of the call at the cursor, kept by a process that died before it
+    saved the state after it; a succeeded step's answer is used, its service not called again.
+    """
+    if state.finished:
+        return state
+    steps = workflow.steps
+    cursor, running = _operate(steps, state.cursor, state.running)
+    if cursor < len(steps):
+        call = steps[cursor]
+        service = services[call.service]
+        settings = call_settings(call, service)
+        record = _record(call, service)
+        if recorded is not None and recorded.get("error") is None:
+            return _merge(workflow, call, service, recorded, running, cursor, listener)
+        if may_have_been_sent and not settings.repeatable:
+            failure = StepFailed(
+                states.INTERRUPTED,
+                "the event was cut off while this step may have been calling the service, "
+                "which is not idempotent: it is not called again (redrive the event to do so)",
+            )
+            return _fail(call, service, record, failure, [], running, cursor, listener)
+        attempts: list[dict] = []
         started = time.perf_counter()
         status_code, answer = None, None
-        attempts: list[dict] = []
         try:
-            payload = step_payload(step, running)
-            status_code, answer = call_with_retries(
-                _attempt(call, step, payload, event_id, index, attempts),
-                step.retry,
-                step.repeatable,
-                sleep,
+            payload = step_payload(call, service, running)
+            attempt = _attempt(
+                caller, call, service.address, settings, payload, event_id, attempts, listener
             )
-            violations = contract_violations(step.outputs, answer)
+            status_code, answer = call_with_retries(
+                attempt, settings.retry, settings.repeatable, sleep
+            )
+            violations = contract_violations(service.outputs, answer)
             if violations:
                 raise StepFailed(
                     states.CONTRACT_VIOLATION, "; ".join(violations) + ".", status_code
                 )
         except StepFailed as failure:
-            message = failure.message
-            if len(attempts) > 1:
-                message += f" (after {len(attempts)} attempts)"
-            record.update(
-                duration_ms=_elapsed_ms(started),
-                status_code=failure.status_code,
-                outputs=answer,
-                error={"kind": failure.kind, "message": message},
-                attempts=attempts,
-            )
-            outcome.steps.append(record)
-            record_step(record)
-            outcome.status = states.FAILED
-            outcome.error = {
-                "step": index,
-                "service": step.service,
-                "address": step.address,
-                "kind": failure.kind,
-                "status_code": failure.status_code,
-                "attempts": len(attempts),
-                "message": message,
-            }
-            return outcome
+            record.update(duration_ms=_elapsed_ms(started), outputs=answer)
+            return _fail(call, service, record, failure, attempts, running, cursor, listener)
         record.update(
             duration_ms=_elapsed_ms(started),
             status_code=status_code,
@@ -116,11 +172,27 @@ def run_event(
             error=None,
             attempts=attempts,
         )
-        outcome.steps.append(record)
-        record_step(record)
-        running = _operate(plan, index, merge_answer(step, running, answer))
-    outcome.outputs = _pick_outputs(running, plan.outputs)
-    return outcome
+        return _merge(workflow, call, service, record, running, cursor, listener)
+    finished = _succeed(workflow, RunState(states.RUNNING, cursor, running))
+    listener.on_event_end(finished)
+    return finished
+
+
+def run_to_end(
+    workflow: Workflow,
+    services: Mapping[str, Service],
+    state: RunState,
+    caller: Caller,
+    listener: Listener,
+    **options,
+) -> RunState:
+    """Advance until the event ends (the loop a synchronous event or a dry run is)."""
+    state = advance(workflow, services, state, caller, listener, **options)
+    options.pop("may_have_been_sent", None)
+    options.pop("recorded", None)
+    while not state.finished:
+        state = advance(workflow, services, state, caller, listener, **options)
+    return state
 
 
 def request_headers(event_id: str, index: int) -> dict[str, str]:
@@ -135,65 +207,39 @@ def request_headers(event_id: str, index: int) -> dict[str, str]:
     }
 
 
-def _attempt(call: Call, step: Step, payload: dict, event_id: str, index: int, log: list):
-    """One attempt at a step's call, noted in the log however it ends."""
-
-    def attempt(number: int) -> tuple[int, dict]:
-        entry = {"attempt": number, "started_at": datetime.now(UTC)}
-        started = time.perf_counter()
-        options = CallOptions(headers=request_headers(event_id, index), timeout=step.timeout)
-        try:
-            status_code, answer = call(step.address, payload, options)
-        except StepFailed as failure:
-            entry.update(
-                duration_ms=_elapsed_ms(started),
-                outcome="failed",
-                status_code=failure.status_code,
-                error_kind=failure.kind,
-                error=failure.message,
-            )
-            log.append(entry)
-            raise
-        entry.update(duration_ms=_elapsed_ms(started), outcome="succeeded", status_code=status_code)
-        log.append(entry)
-        return status_code, answer
-
-    return attempt
-
-
-def step_payload(step: Step, running: dict) -> dict:
+def step_payload(call: Call, service: Service, running: dict) -> dict:
     """What a step's service receives: each input it declares, mapped or taken by name.
 
     An optional input that finds nothing is left out; a required one fails the step
     (missing_input) before its service is called.
     """
     payload = {}
-    for name in step.inputs:
-        source = step.input_map.get(name) or Ref((name,))
+    for spec in service.inputs:
+        source = call.input_map.get(spec.name) or Ref((spec.name,))
         try:
-            payload[name] = evaluate(source, running)
+            payload[spec.name] = evaluate(source, running)
         except Missing:
-            if name in step.optional_inputs:
+            if not spec.required:
                 continue
             raise StepFailed(
                 states.MISSING_INPUT,
-                f"input {name!r} is required, but {format_path(source.path)!r} is not in the "
-                "running data.",
+                f"input {spec.name!r} is required, but {format_path(source.path)!r} is not in "
+                "the running data.",
                 sent=False,
             ) from None
     return payload
 
 
-def merge_answer(step: Step, running: dict, answer: dict) -> dict:
+def merge_answer(call: Call, service: Service, running: dict, answer: dict) -> dict:
     """The running data with a step's answer: its declared outputs (what the checker proved),
     or only what its output mapping names. The whole answer stays on the step's record."""
-    if step.output_map is None:
-        declared = {
-            output.name: answer[output.name] for output in step.outputs if output.name in answer
-        }
-        return {**running, **declared}
     merged = dict(running)
-    for name, path in step.output_map.items():
+    if call.output_map is None:
+        for output in service.outputs:
+            if output.name in answer:
+                merged[output.name] = answer[output.name]
+        return merged
+    for name, path in call.output_map.items():
         try:
             merged[name] = resolve(answer, path)
         except Missing:
@@ -215,16 +261,116 @@ def contract_violations(declared: tuple[Field, ...], answer: dict) -> list[str]:
     return violations
 
 
-def _operate(plan: Plan, after: int, running: dict) -> dict:
-    for operation in plan.operations_after(after):
-        running = apply(operation, running)
-    return running
+def failure_message(error: dict) -> str:
+    """Why an event failed, in one sentence."""
+    return f"Step {error['step']} ({error['service']}) failed: {error['message']}"
 
 
-def _pick_outputs(running: dict, names: tuple[str, ...]) -> dict:
-    if not names:
-        return running
-    return {name: running[name] for name in names if name in running}
+def _record(call: Call, service: Service) -> dict:
+    record = {
+        "index": call.index,
+        "service": call.service,
+        "address": service.address,
+        "started_at": datetime.now(UTC),
+    }
+    if service.version is not None:
+        record["service_version"] = service.version
+    return record
+
+
+def _fail(call, service, record, failure: StepFailed, attempts, running, cursor, listener):
+    message = failure.message
+    if len(attempts) > 1:
+        message += f" (after {len(attempts)} attempts)"
+    record.setdefault("duration_ms", 0.0)
+    record.setdefault("outputs", None)
+    record.update(
+        status_code=failure.status_code,
+        error={"kind": failure.kind, "message": message},
+        attempts=attempts,
+    )
+    error = {
+        "step": call.index,
+        "service": call.service,
+        "address": service.address,
+        "kind": failure.kind,
+        "status_code": failure.status_code,
+        "attempts": len(attempts),
+        "message": message,
+    }
+    failed = RunState(states.FAILED, cursor, running, error=error)
+    listener.on_step_end(record, failed)
+    listener.on_event_end(failed)
+    return failed
+
+
+def _merge(workflow, call, service, record, running, cursor, listener) -> RunState:
+    """The state after a succeeded step, told to the listener."""
+    steps = workflow.steps
+    merged = merge_answer(call, service, running, record["outputs"])
+    cursor, running = _operate(steps, cursor + 1, merged)
+    after = RunState(states.RUNNING, cursor, running)
+    if cursor == len(steps):
+        after = _succeed(workflow, after)
+    listener.on_step_end(record, after)
+    if after.finished:
+        listener.on_event_end(after)
+    return after
+
+
+def _succeed(workflow: Workflow, state: RunState) -> RunState:
+    names = [output.name for output in workflow.outputs]
+    running = state.running
+    outputs = {name: running[name] for name in names if name in running} if names else running
+    return replace(state, status=states.SUCCEEDED, outputs=outputs)
+
+
+def _operate(steps, cursor: int, running: dict) -> tuple[int, dict]:
+    """Apply the operations from the cursor up to the next call: (its position, the data)."""
+    while cursor < len(steps) and isinstance(steps[cursor], Operation):
+        running = apply(steps[cursor], running)
+        cursor += 1
+    return cursor, running
+
+
+def _attempt(
+    caller: Caller,
+    call: Call,
+    address: str,
+    settings: CallSettings,
+    payload: dict,
+    event_id: str,
+    log: list,
+    listener: Listener,
+):
+    """One attempt at a step's call, noted in the log (and told to the listener) however it
+    ends."""
+
+    def attempt(number: int) -> tuple[int, dict]:
+        entry = {"attempt": number, "started_at": datetime.now(UTC)}
+        started = time.perf_counter()
+        options = CallOptions(
+            headers=request_headers(event_id, call.index), timeout=settings.timeout
+        )
+        try:
+            status_code, answer = caller(address, payload, options)
+        except StepFailed as failure:
+            entry.update(
+                duration_ms=_elapsed_ms(started),
+                outcome="failed",
+                status_code=failure.status_code,
+                error_kind=failure.kind,
+                error=failure.message,
+            )
+            log.append(entry)
+            listener.on_attempt(call, entry)
+            raise
+        entry.update(duration_ms=_elapsed_ms(started), outcome="succeeded", status_code=status_code)
+        log.append(entry)
+        listener.on_attempt(call, entry)
+        return status_code, answer
+
+    return attempt
 
 
 def _elapsed_ms(started: float) -> float:

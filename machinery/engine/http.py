@@ -24,8 +24,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util import Retry
 
+from machinery import states
 from machinery.datatypes import parse_json
-from machinery.engine import states
 from machinery.engine.addresses import (
     AddressPolicy,
     IPAddress,

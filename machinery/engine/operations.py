@@ -1,7 +1,7 @@
 """Applying a workflow's operations and mappings to running data."""
 
-from machinery.engine.paths import Missing, resolve
-from machinery.engine.plan import Literal, Operation, Source
+from machinery.language.model import Literal, Operation, Source
+from machinery.language.paths import Missing, resolve
 
 
 def evaluate(source: Source, data: dict):

@@ -9,51 +9,12 @@ Retrying is only safe when a repeated request does no harm: a request that may h
 service that is not idempotent is never sent again, unless the step says it may be.
 """
 
-import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import tenacity
 
-from machinery.engine import states
 from machinery.engine.failures import StepFailed
-
-DEFAULT_ON = frozenset({states.CONNECTION_ERROR, states.TIMEOUT, 429, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 1
-    interval: float = 1.0
-    backoff_rate: float = 2.0
-    max_delay: float = 30.0
-    jitter: bool = True
-    on: frozenset = DEFAULT_ON
-
-    @classmethod
-    def from_spec(cls, spec: Mapping | None) -> "RetryPolicy":
-        """The policy a definition's `retry` object describes (none: a single attempt)."""
-        if not spec:
-            return cls()
-        names = ("max_attempts", "interval", "backoff_rate", "max_delay", "jitter")
-        values = {key: spec[key] for key in names if key in spec}
-        if "on" in spec:
-            values["on"] = frozenset(spec["on"])
-        return cls(**values)
-
-    def retries(self, failure: StepFailed) -> bool:
-        """Whether this kind of failure is one the policy retries."""
-        if failure.kind == states.HTTP_STATUS:
-            return failure.status_code in self.on
-        return failure.kind in self.on
-
-    def delay(self, attempt: int, failure: StepFailed | None, draw=random.uniform) -> float:
-        """How long to wait after the given attempt (counted from 1) failed."""
-        base = min(self.interval * self.backoff_rate ** (attempt - 1), self.max_delay)
-        wait = draw(0, base) if self.jitter else base
-        if failure is not None and failure.retry_after is not None:
-            wait = max(wait, min(failure.retry_after, self.max_delay))
-        return wait
+from machinery.language.model import RetryPolicy
 
 
 def call_with_retries(
@@ -72,12 +33,14 @@ def call_with_retries(
 
     def worth_retrying(state: tenacity.RetryCallState) -> bool:
         failure = state.outcome.exception()
-        if not isinstance(failure, StepFailed) or not policy.retries(failure):
+        if not isinstance(failure, StepFailed):
+            return False
+        if not policy.retries(failure.kind, failure.status_code):
             return False
         return repeatable or not failure.sent
 
     def wait(state: tenacity.RetryCallState) -> float:
-        return policy.delay(state.attempt_number, state.outcome.exception())
+        return policy.delay(state.attempt_number, state.outcome.exception().retry_after)
 
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.max_attempts),

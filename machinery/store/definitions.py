@@ -1,9 +1,13 @@
 """Storage of named, versioned definitions (services and workflows).
 
 The current version of each definition is in one collection (`services`, `workflows`); every
-version, the current one included, is also in `<kind>_versions`, unique by name and version.
-Replacing a definition adds a version: the old ones stay readable.
+version, the current one included, is also in `<kind>_versions`, unique by definition id and
+version. Replacing a definition adds a version: the old ones stay readable. Versions are never
+changed, and stay stored when their definition is deleted: events accepted under a version run
+it even if the definition is deleted or replaced meanwhile.
 """
+
+from __future__ import annotations
 
 from bson import ObjectId
 from pymongo.collection import Collection
@@ -66,7 +70,7 @@ class DefinitionRepository:
             raise NotFound(f"No {self.kind} named or identified by {ref!r}.")
         if version is None or version == document.get("version"):
             return to_plain(document)
-        old = self.versions.find_one({"name": document["name"], "version": version})
+        old = self.versions.find_one({"definition_id": str(document["_id"]), "version": version})
         if old is None:
             raise NotFound(
                 f"The {self.kind} {document['name']!r} has no version {version} "
@@ -76,8 +80,8 @@ class DefinitionRepository:
 
     def history(self, name: str) -> list[dict]:
         """Every version of the named definition, oldest first."""
-        self.require(name)
-        cursor = self.versions.find({"name": name}).sort("version", 1)
+        current = self.require(name)
+        cursor = self.versions.find({"definition_id": str(current["_id"])}).sort("version", 1)
         return [self._plain_version(document) for document in cursor]
 
     def list(self, page: int, page_size: int) -> tuple[list[dict], int]:
@@ -119,10 +123,16 @@ class DefinitionRepository:
         return to_plain(document)
 
     def delete(self, name: str) -> None:
-        """Remove the definition and its versions."""
+        """Remove the definition; its versions stay for the events that pinned them."""
         if self.collection.delete_one({"name": name}).deleted_count == 0:
             raise NotFound(f"No {self.kind} named {name!r}.")
-        self.versions.delete_many({"name": name})
+
+    def pinned(self, pins: list[tuple[str, int]]) -> list[dict]:
+        """The versions given as (definition id, version) pairs, whatever became of them since."""
+        if not pins:
+            return []
+        query = {"$or": [{"definition_id": id_, "version": version} for id_, version in pins]}
+        return [self._plain_version(document) for document in self.versions.find(query)]
 
     def stored(self, definition: dict) -> dict:
         """What is stored for a definition (a subclass may add derived fields)."""

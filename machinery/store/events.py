@@ -1,16 +1,24 @@
-"""The events and steps collections: each event with its data and how it ended, and its steps.
+"""The events and steps collections: each event with its run state, and its steps.
+
+An event document holds what it was accepted with (the data, the workflow and service versions
+pinned then), its run state (the running data and the cursor, saved after every step), how it
+ended, and who runs it: a lease (owner, expiry) and a fencing token. A process claims an event
+by taking its lease and raising the token; every write it makes afterwards names the token it
+holds, so a process whose lease was taken over writes nothing more.
 
 References between documents (an event's workflow, a step's event) are kept as id strings.
+Times that are compared in queries (lease expiries) are seconds since the epoch.
 
 Steps are documents of their own, inserted as they finish: appending never rewrites the event,
-and an event's size does not grow with the answers of its services.
+and an event's size does not grow with the answers of its services. A step is recorded once per
+run of its event (a redrive is a new run).
 
-Every write of an event or a step is made again when the connection to MongoDB breaks during it
-(a restart, a failover), a few times with backoff: an event whose services were called should
-not be left half recorded. Writing again is safe: documents carry their _id from the first try,
-and steps are unique by event and index, so a write that had landed is found, not doubled.
+Every write is made again when the connection to MongoDB breaks during it (a restart, a
+failover), a few times with backoff. Writing again is safe: documents carry their _id from the
+first try, steps are unique by event, run and index, and run-state writes are idempotent.
 """
 
+import time
 from datetime import timedelta
 
 import tenacity
@@ -19,9 +27,12 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
-from machinery.engine import states
-from machinery.errors import NotFound
+from machinery import states
+from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
+
+# What listings and event answers leave out: the data and the run state are for GET /e/<id>.
+_SUMMARY = {"data": 0, "fingerprint": 0, "running": 0}
 
 
 class EventRepository:
@@ -30,29 +41,52 @@ class EventRepository:
         self.steps = steps
 
     def accept(
-        self, workflow: dict, data: dict, key: str | None = None, fingerprint: str | None = None
+        self,
+        workflow: dict,
+        pins: list[dict],
+        data: dict,
+        *,
+        key: str | None = None,
+        fingerprint: str | None = None,
+        owner: str | None = None,
+        lease_s: float = 30.0,
+        callback_url: str | None = None,
     ) -> tuple[dict, bool]:
-        """Store a new running event for the workflow and its data: (event, True).
+        """Store a new event for the workflow and its data: (event, True).
+
+        With an `owner`, the event is stored running and leased to it (a synchronous event, run
+        by the process accepting it); without, it is queued for a worker.
 
         With an idempotency key already used for the workflow, nothing is stored and the event
         that first used it is returned instead: (that event, False). A unique index decides, so
         concurrent duplicates cannot both be stored.
         """
         document = {
+            "_id": ObjectId(),
             "workflow_id": workflow["id"],
             "workflow": workflow["name"],
             "workflow_version": workflow.get("version"),
-            "status": states.RUNNING,
+            "services": pins,
+            "status": states.RUNNING if owner else states.QUEUED,
             "data": data,
             "acked_at": now(),
             "finished_at": None,
             "outputs": None,
             "error": None,
+            "cursor": 0,
+            "running": data,
+            "run": 0,
+            "redrives": [],
+            "cancel_requested": False,
+            "fence": 1 if owner else 0,
+            "lease_owner": owner,
+            "lease_until": time.time() + lease_s if owner else 0.0,
         }
+        if callback_url is not None:
+            document["callback_url"] = callback_url
         if key is not None:
             document["idempotency_key"] = f"{workflow['id']}:{key}"
             document["fingerprint"] = fingerprint
-        document["_id"] = ObjectId()
         try:
             _durably(lambda: self.collection.insert_one(document))
         except DuplicateKeyError:
@@ -64,34 +98,196 @@ class EventRepository:
             return to_plain(original), False
         return to_plain(document), True
 
-    def record_step(self, event_id: str, step: dict) -> None:
-        document = {**step, "event_id": event_id}
+    def claim(self, owner: str, lease_s: float) -> tuple[dict, bool] | None:
+        """Lease the oldest queued event, or a running one whose lease expired, to `owner`:
+        (the event as claimed, whether it was cut off while running), or None."""
+        moment = time.time()
+        claimable = {
+            "$or": [
+                {"status": states.QUEUED},
+                {"status": states.RUNNING, "lease_until": {"$lt": moment}},
+            ]
+        }
+        before = _durably(
+            lambda: self.collection.find_one_and_update(
+                claimable,
+                {
+                    "$set": {
+                        "status": states.RUNNING,
+                        "lease_owner": owner,
+                        "lease_until": moment + lease_s,
+                    },
+                    "$inc": {"fence": 1},
+                },
+                sort=[("acked_at", 1)],
+                return_document=ReturnDocument.BEFORE,
+            )
+        )
+        if before is None:
+            return None
+        event = to_plain(before)
+        cut_off = event["status"] == states.RUNNING
+        event.update(
+            status=states.RUNNING,
+            lease_owner=owner,
+            lease_until=moment + lease_s,
+            fence=event.get("fence", 0) + 1,
+        )
+        return event, cut_off
+
+    def renew(self, owner: str, event_ids: list[str], lease_s: float) -> int:
+        """Extend the leases `owner` still holds on these events; return how many it holds."""
+        if not event_ids:
+            return 0
+        result = self.collection.update_many(
+            {"_id": {"$in": [ObjectId(i) for i in event_ids]}, "lease_owner": owner},
+            {"$set": {"lease_until": time.time() + lease_s}},
+        )
+        return result.matched_count
+
+    def checkpoint(
+        self, event_id: str, fence: int, cursor: int, running: dict, lease_s: float
+    ) -> dict | None:
+        """Save the run state after a step (renewing the lease): the event's `cancel_requested`
+        then, or None when the lease was lost (another process holds the event now)."""
+        return _durably(
+            lambda: self.collection.find_one_and_update(
+                {"_id": ObjectId(event_id), "fence": fence},
+                {
+                    "$set": {
+                        "cursor": cursor,
+                        "running": running,
+                        "lease_until": time.time() + lease_s,
+                    }
+                },
+                projection={"cancel_requested": 1},
+            )
+        )
+
+    def record_step(self, event_id: str, run: int, step: dict) -> None:
+        document = {**step, "event_id": event_id, "run": run}
         try:
             _durably(lambda: self.steps.insert_one(document))
         except DuplicateKeyError:
-            pass  # an earlier try landed: steps are unique by event and index
+            pass  # an earlier try landed: steps are unique by event, run and index
 
-    def finish(self, event_id: str, status: str, outputs: dict, error: dict | None) -> dict:
-        """Store how the event ended and return it (without its data), in one round trip."""
-        update = {
-            "$set": {"status": status, "outputs": outputs, "error": error},
-            "$currentDate": {"finished_at": True},
+    def recorded_step(self, event_id: str, run: int, index: int) -> dict | None:
+        """The step already recorded for this run of the event, if any."""
+        query = {"event_id": event_id, "run": run, "index": index}
+        return self.steps.find_one(query, {"_id": 0, "event_id": 0})
+
+    def finish(
+        self,
+        event_id: str,
+        fence: int | None,
+        status: str,
+        outputs: dict | None,
+        error: dict | None,
+        cursor: int | None = None,
+        running: dict | None = None,
+    ) -> dict | None:
+        """Store how the event ended and return it (without its data), in one round trip; None
+        when the lease `fence` names was lost (None: whoever holds it)."""
+        fields = {
+            "status": status,
+            "outputs": outputs,
+            "error": error,
+            "lease_owner": None,
+            "lease_until": 0.0,
         }
+        if cursor is not None:
+            fields.update(cursor=cursor, running=running)
+        query: dict = {"_id": ObjectId(event_id)}
+        if fence is not None:
+            query["fence"] = fence
         document = _durably(
             lambda: self.collection.find_one_and_update(
-                {"_id": ObjectId(event_id)},
-                update,
-                projection={"data": 0, "fingerprint": 0},
+                query,
+                {"$set": fields, "$currentDate": {"finished_at": True}},
+                projection=_SUMMARY,
                 return_document=ReturnDocument.AFTER,
             )
         )
+        return to_plain(document)
+
+    def release(self, event_id: str, fence: int) -> bool:
+        """Give the event back to the queue between two steps (a worker stopping)."""
+        result = _durably(
+            lambda: self.collection.update_one(
+                {"_id": ObjectId(event_id), "fence": fence, "status": states.RUNNING},
+                {"$set": {"status": states.QUEUED, "lease_owner": None, "lease_until": 0.0}},
+            )
+        )
+        return result.matched_count == 1
+
+    def cancel(self, event_id: str) -> dict:
+        """Cancel a queued event at once, or ask a running one to stop before its next step;
+        Conflict when it has already ended."""
+        oid = self._require_id(event_id)
+        cancelled = self.collection.find_one_and_update(
+            {"_id": oid, "status": states.QUEUED},
+            {
+                "$set": {"status": states.CANCELLED, "cancel_requested": True},
+                "$currentDate": {"finished_at": True},
+            },
+            projection=_SUMMARY,
+            return_document=ReturnDocument.AFTER,
+        )
+        if cancelled is not None:
+            return to_plain(cancelled)
+        cancelling = self.collection.find_one_and_update(
+            {"_id": oid, "status": states.RUNNING},
+            {"$set": {"cancel_requested": True}},
+            projection=_SUMMARY,
+            return_document=ReturnDocument.AFTER,
+        )
+        if cancelling is not None:
+            return to_plain(cancelling)
+        event = self.get(event_id, with_steps=False)
+        raise Conflict(
+            f"Event {event_id} has already ended ({event['status']}); there is nothing to cancel.",
+            event_id=event_id,
+            status=event["status"],
+        )
+
+    def redrive(self, event_id: str) -> dict:
+        """Queue a failed or cancelled event again, from the step that did not complete, as a
+        new run; Conflict for an event in any other state."""
+        event = self.get(event_id, with_steps=False)
+        if event["status"] not in states.REDRIVABLE_STATES:
+            raise Conflict(
+                f"Event {event_id} is {event['status']}: only failed or cancelled events can "
+                "be redriven.",
+                event_id=event_id,
+                status=event["status"],
+            )
+        error = event.get("error") or {}
+        redrive = {"at": now(), "run": event.get("run", 0) + 1, "status": event["status"]}
+        if error:
+            redrive.update(step=error.get("step"), kind=error.get("kind"))
+        document = self.collection.find_one_and_update(
+            {"_id": ObjectId(event_id), "status": event["status"], "run": event.get("run", 0)},
+            {
+                "$set": {
+                    "status": states.QUEUED,
+                    "error": None,
+                    "outputs": None,
+                    "finished_at": None,
+                    "cancel_requested": False,
+                    "redrives": [*event.get("redrives", []), redrive],
+                },
+                "$inc": {"run": 1},
+            },
+            projection=_SUMMARY,
+            return_document=ReturnDocument.AFTER,
+        )
         if document is None:
-            raise NotFound(f"No event identified by {event_id!r}.")
+            raise Conflict(f"Event {event_id} changed meanwhile; read it and retry.")
         return to_plain(document)
 
     def interrupt_stale(self, older_than_s: float) -> int:
-        """Mark failed the events still running this long after they were accepted: they were
-        cut off before their end could be kept. Return how many there were."""
+        """Mark failed the events still running this long after they were accepted, whatever
+        their lease says. Return how many there were."""
         cutoff = now() - timedelta(seconds=older_than_s)
         error = {
             "kind": states.INTERRUPTED,
@@ -99,7 +295,7 @@ class EventRepository:
             "before its end could be recorded",
         }
         update = {
-            "$set": {"status": states.FAILED, "error": error},
+            "$set": {"status": states.FAILED, "error": error, "lease_owner": None},
             "$currentDate": {"finished_at": True},
         }
         stale = {"status": states.RUNNING, "acked_at": {"$lt": cutoff}}
@@ -108,15 +304,14 @@ class EventRepository:
 
     def get(self, event_id: str, with_steps: bool = True) -> dict:
         """The event, with its steps in order unless asked otherwise."""
-        oid = object_id(event_id)
-        document = self.collection.find_one({"_id": oid}) if oid else None
+        document = self.collection.find_one({"_id": self._require_id(event_id)})
         if document is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         event = to_plain(document)
         if with_steps:
             query = {"event_id": event["id"]}
-            cursor = self.steps.find(query, {"_id": 0, "event_id": 0}).sort("index", 1)
-            event["steps"] = list(cursor)
+            cursor = self.steps.find(query, {"_id": 0, "event_id": 0})
+            event["steps"] = list(cursor.sort([("run", 1), ("index", 1)]))
         return event
 
     def list(
@@ -132,12 +327,19 @@ class EventRepository:
         if status is not None:
             query["status"] = status
         cursor = (
-            self.collection.find(query, {"data": 0, "fingerprint": 0})
+            self.collection.find(query, _SUMMARY)
             .sort([("acked_at", -1), ("_id", -1)])
             .skip((page - 1) * page_size)
             .limit(page_size)
         )
         return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
+
+    @staticmethod
+    def _require_id(event_id: str) -> ObjectId:
+        oid = object_id(event_id)
+        if oid is None:
+            raise NotFound(f"No event identified by {event_id!r}.")
+        return oid
 
 
 # Its state is per thread, so one serves every write.

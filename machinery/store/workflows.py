@@ -1,6 +1,5 @@
 """The workflows collection."""
 
-from machinery.engine.plan import service_names
 from machinery.store.definitions import DefinitionRepository
 from machinery.store.documents import to_plain
 
@@ -11,7 +10,11 @@ class WorkflowRepository(DefinitionRepository):
 
     def stored(self, definition: dict) -> dict:
         # The names of the services called, whether a step is a name or an object: for queries.
-        return {**definition, "service_names": sorted(set(service_names(definition["services"])))}
+        names = {
+            entry if isinstance(entry, str) else entry["service"]
+            for entry in definition["services"]
+        }
+        return {**definition, "service_names": sorted(names)}
 
     def using(self, service: str) -> list[dict]:
         """The workflows that call this service, by name."""

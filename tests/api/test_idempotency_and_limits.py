@@ -143,11 +143,18 @@ def test_operator_like_data_is_only_data(client, example, data):
 
 
 def test_a_repeat_of_an_event_that_never_finishes_is_a_409(client, app, example):
-    app.config["IDEMPOTENCY_WAIT_S"] = 0.1
+    app.extensions["machinery.runtime"].idempotency_wait_s = 0.1
     events = app.extensions["machinery.store"].events
     workflow = {"id": example["workflow_id"], "name": "process-text"}
-    # An event accepted but never finished, as when the database went away during it.
-    original, _ = events.accept(workflow, {"message": "a"}, "cut", fingerprint({"message": "a"}))
+    # An event accepted and held by another process that has not finished it.
+    original, _ = events.accept(
+        workflow,
+        [],
+        {"message": "a"},
+        key="cut",
+        fingerprint=fingerprint({"message": "a"}),
+        owner="another-process",
+    )
     response = send(client, {"message": "a"}, "cut")
     assert response.status_code == 409
     assert response.json["event_id"] == original["id"]

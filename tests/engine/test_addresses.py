@@ -8,7 +8,7 @@ from factories import service
 
 from machinery import create_app
 from machinery.config import from_environment
-from machinery.engine import states
+from machinery import states
 from machinery.engine.addresses import AddressPolicy, RefusedAddress, literal_ip
 from machinery.engine.executor import StepFailed
 

@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from factories import SEED_MESSAGE, field, service
 
-from machinery.engine import states
+from machinery import states
 from machinery.engine.executor import (
     Plan,
     Step,

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from machinery.engine import states
+from machinery import states
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import CallOptions, StepFailed
 from machinery.engine.http import HttpCaller

@@ -2,7 +2,7 @@
 
 import pytest
 
-from machinery.engine import states
+from machinery import states
 from machinery.engine.failures import StepFailed
 from machinery.engine.retries import RetryPolicy, call_with_retries
 

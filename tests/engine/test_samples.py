@@ -3,7 +3,7 @@
 import pytest
 from factories import field, service
 
-from machinery.engine import states
+from machinery import states
 from machinery.engine.executor import StepFailed, run_event
 from machinery.engine.plan import Field, build_plan
 from machinery.engine.samples import SampleCaller, sample_data, sample_value

@@ -1,11 +1,15 @@
 """The states an event goes through and the kinds of step failure."""
 
-RUNNING = "running"
+QUEUED = "queued"  # accepted and stored, waiting for a worker
+RUNNING = "running"  # held by a process (its lease) that is running its steps
 SUCCEEDED = "succeeded"
 FAILED = "failed"
+CANCELLED = "cancelled"
 
-STATES = (RUNNING, SUCCEEDED, FAILED)
-FINAL_STATES = frozenset({SUCCEEDED, FAILED})
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
+# What a redrive may run again, from the step that did not complete.
+REDRIVABLE_STATES = frozenset({FAILED, CANCELLED})
 
 CONNECTION_ERROR = "connection_error"
 TIMEOUT = "timeout"
@@ -16,7 +20,8 @@ REFUSED_ADDRESS = "refused_address"
 RESPONSE_TOO_LARGE = "response_too_large"
 # A required input whose path finds nothing in the running data: the service is not called.
 MISSING_INPUT = "missing_input"
-# Not a step's failure: the event was cut off (the database went away) before its end was kept.
+# The event was cut off (its process died, or the database went away) with a step that may have
+# reached a service that may not be called twice: it fails rather than call it again.
 INTERRUPTED = "interrupted"
 
 FAILURE_KINDS = (
@@ -28,4 +33,5 @@ FAILURE_KINDS = (
     REFUSED_ADDRESS,
     RESPONSE_TOO_LARGE,
     MISSING_INPUT,
+    INTERRUPTED,
 )

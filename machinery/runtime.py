@@ -1,0 +1,59 @@
+"""What runs events, built without the web stack: the store, the outbound caller with its
+address policy, the catalog of parsed definitions, the leases, the listeners and the limits.
+
+The API builds one per process (create_app); a worker builds the same, and imports no Flask.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from machinery.catalog import Catalog
+from machinery.engine.addresses import AddressPolicy
+from machinery.engine.executor import Caller, Listener
+from machinery.engine.http import HttpCaller
+from machinery.leases import LeaseKeeper
+from machinery.store import Store
+
+
+@dataclass
+class Runtime:
+    store: Store
+    caller: Caller
+    policy: AddressPolicy
+    catalog: Catalog
+    leases: LeaseKeeper
+    lease_s: float = 30.0
+    idempotency_wait_s: float = 60.0
+    listeners: list[Listener] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
+    # Set when the process is stopping: events are given back between two steps.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    # Called when an event is queued: wakes the workers of this process at once.
+    wake_workers: Callable[[], None] | None = None
+
+    def notify_workers(self) -> None:
+        if self.wake_workers is not None:
+            self.wake_workers()
+
+
+def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = None) -> Runtime:
+    """The runtime the settings describe, over an open store."""
+    policy = policy or AddressPolicy(config["ALLOWED_HOSTS"], config["DENIED_NETWORKS"])
+    caller = HttpCaller(
+        config["CONNECT_TIMEOUT"],
+        config["READ_TIMEOUT"],
+        policy=policy,
+        max_response_bytes=config["MAX_RESPONSE_BYTES"],
+    )
+    lease_s = config.get("LEASE_S", 30.0)
+    return Runtime(
+        store=store,
+        caller=caller,
+        policy=policy,
+        catalog=Catalog(store),
+        leases=LeaseKeeper(store, lease_s),
+        lease_s=lease_s,
+        idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
+    )
