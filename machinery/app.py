@@ -6,8 +6,7 @@ from flask import Flask
 
 from machinery import __version__, auth, store
 from machinery.api import register_api
-from machinery.cli import register_commands
-from machinery.config import OPENAPI, from_environment
+from machinery.config import OPENAPI, settings_or_exit
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.http import HttpCaller
 from machinery.errors import register_error_handlers
@@ -15,16 +14,23 @@ from machinery.errors import register_error_handlers
 log = logging.getLogger(__name__)
 
 
-def create_app(config: dict | None = None) -> Flask:
-    """Build a Machinery app: settings, store, outbound caller, API keys, API, errors, commands."""
+def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
+    """Build a Machinery app: settings, store, outbound caller, API keys, API, errors.
+
+    The settings come from the environment, then `config` (Flask config keys) overrides them. A
+    bad setting ends the process with a message saying what is wrong (see settings_or_exit): this
+    is the entry point gunicorn and `flask run` call. with_store=False builds an app with no store,
+    whose routes can be listed but not served.
+    """
     app = Flask("machinery")
     app.config.update(OPENAPI, API_VERSION=__version__)
-    app.config.update(from_environment())
+    app.config.update(settings_or_exit().app_config())
     app.config.update(config or {})
     app.json.sort_keys = False
     policy = AddressPolicy(app.config["ALLOWED_HOSTS"], app.config["DENIED_NETWORKS"])
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
-    store.init_app(app)
+    if with_store:
+        store.init_app(app)
     app.extensions["machinery.caller"] = HttpCaller(
         app.config["CONNECT_TIMEOUT"],
         app.config["READ_TIMEOUT"],
@@ -34,5 +40,4 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     register_api(app)
     register_error_handlers(app)
-    register_commands(app)
     return app

@@ -9,6 +9,8 @@ from typing import NoReturn
 from flask import Flask, current_app, request
 from flask_smorest import abort
 
+from machinery.config import key_digests
+
 log = logging.getLogger(__name__)
 
 MANAGEMENT = "management"
@@ -25,7 +27,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # in access logs, proxies and browser histories, so a request carrying one of these is refused.
 KEY_QUERY_PARAMETERS = frozenset({"access_token", "api_key", "apikey"})
 
-_DIGEST_PREFIX = "sha256:"
 _PRESENT_A_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
 
 
@@ -39,7 +40,7 @@ class ApiKeys:
                 (MANAGEMENT, management, "MACHINERY_MANAGEMENT_KEYS"),
                 (CONSUMER, consumer, "MACHINERY_CONSUMER_KEYS"),
             )
-            for digest in digests(entries, setting)
+            for digest in key_digests(entries, setting)
         ]
         self.counts = {
             scope: sum(1 for _, granted in self._digests if granted == scope)
@@ -66,31 +67,6 @@ class ApiKeys:
         if matched[MANAGEMENT]:
             return MANAGEMENT
         return CONSUMER if matched[CONSUMER] else None
-
-
-def digests(entries: Iterable[str] | str, setting: str) -> list[bytes]:
-    """The sha256 digests of a setting's entries: plain keys, or "sha256:<hex digest>".
-
-    Raises ValueError for a malformed digest, naming the entry by position, never by value.
-    """
-    if isinstance(entries, str):  # one string is a comma-separated list, not a list of letters
-        entries = entries.split(",")
-    result = []
-    for position, entry in enumerate((e.strip() for e in entries if e.strip()), start=1):
-        if entry[: len(_DIGEST_PREFIX)].lower() != _DIGEST_PREFIX:
-            result.append(hashlib.sha256(entry.encode()).digest())
-            continue
-        try:
-            digest = bytes.fromhex(entry[len(_DIGEST_PREFIX) :])
-        except ValueError:
-            digest = b""
-        if len(digest) != hashlib.sha256().digest_size:
-            raise ValueError(
-                f"{setting}: entry {position} starts with '{_DIGEST_PREFIX}' but is not followed "
-                "by the 64 hexadecimal digits of a sha256 digest."
-            )
-        result.append(digest)
-    return result
 
 
 def required_scope(endpoint: str, method: str) -> str | None:

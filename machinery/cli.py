@@ -1,28 +1,50 @@
-"""machinery-cli: run and administer Machinery, and apply definition files to a running API."""
+"""machinery-cli: administer Machinery's database, and apply definition files to a running API.
 
+No command needs the web app. The database commands open the store the settings name and say
+which one on the standard error; the others open none.
+"""
+
+import contextlib
 import json
+import logging.config
 import os
 import re
 from pathlib import Path
 
 import click
 import requests
-from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from pymongo.errors import PyMongoError
+
+from machinery.config import Settings, SettingsError, mask_uri
+from machinery.store import Store, open_store
+from machinery.store.embedded import EmbeddedStoreError, NoEmbeddedData
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
-@click.command("init-db")
-@with_appcontext
+@click.group("machinery-cli", context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Administer Machinery's database and apply definition files to a running Machinery.
+
+    init-db and interrupt-stale use the database the settings name: MONGO_URI, or else the
+    embedded store in MACHINERY_DATA_DIR (.machinery). Only init-db makes a new embedded store.
+    """
+
+
+@cli.command("init-db")
 def init_db():
-    """Create the database indexes (safe to run again)."""
-    for name in current_app.extensions["machinery.store"].ensure_indexes():
-        click.echo(f"index {name}")
+    """Create the database indexes (safe to run again).
+
+    With no MONGO_URI, this makes the embedded store in MACHINERY_DATA_DIR if there is none yet.
+    """
+    store = open_database(create=True)
+    with database_errors():
+        for name in store.ensure_indexes():
+            click.echo(f"index {name}")
 
 
-@click.command("interrupt-stale")
+@cli.command("interrupt-stale")
 @click.option(
     "--older-than",
     type=click.FloatRange(min=1),
@@ -30,18 +52,61 @@ def init_db():
     show_default=True,
     help="Seconds since an event was accepted.",
 )
-@with_appcontext
 def interrupt_stale(older_than):
     """Mark failed the events still running long after they were accepted.
 
     An event is left running when the database went away before its end could be recorded.
     Choose a time longer than any event can take (its steps' timeouts and retries).
     """
-    count = current_app.extensions["machinery.store"].events.interrupt_stale(older_than)
+    store = open_database(create=False)
+    with database_errors():
+        count = store.events.interrupt_stale(older_than)
     click.echo(f"{count} event{'s' if count != 1 else ''} marked interrupted")
 
 
-@click.command("apply")
+@cli.command("worker")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Events run at once (default: MACHINERY_WORKER_CONCURRENCY, 4).",
+)
+def worker(concurrency):
+    """Run events: claim queued events, and those whose process died, and drive them to their
+    end. Stops on SIGTERM, giving events back between two steps."""
+    from machinery.logs import logging_config
+    from machinery.runtime import build_runtime
+    from machinery.worker import serve
+
+    logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "info")))
+    store = open_database(create=True)
+    settings = Settings.from_environment()
+    with database_errors():
+        store.ensure_indexes()
+    runtime = build_runtime(settings.app_config(), store)
+    serve(runtime, concurrency or settings.worker_concurrency, settings.worker_poll_s)
+
+
+@cli.command("routes")
+def routes():
+    """List the API's routes (opening no database)."""
+    # The only command that builds the web app, so the only one that imports it.
+    from machinery.app import create_app
+
+    app = create_app(with_store=False)
+    header = ("Endpoint", "Methods", "Rule")
+    rows = [
+        (rule.endpoint, ", ".join(sorted(rule.methods - {"HEAD", "OPTIONS"})), rule.rule)
+        for rule in sorted(app.url_map.iter_rules(), key=lambda rule: (rule.rule, rule.endpoint))
+    ]
+    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(3)]
+    for row in (header, tuple("-" * width for width in widths), *rows):
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@cli.command("apply")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--url",
@@ -59,7 +124,8 @@ def apply(files, url, api_key):
     """Register service and workflow definition files with a running Machinery.
 
     Services are applied before workflows. A definition already registered differently is
-    replaced. ${NAME} and ${NAME:-default} in the files are taken from the environment.
+    replaced. ${NAME} and ${NAME:-default} in the files are taken from the environment: an unset
+    NAME is an error, and the default stands in for an unset or empty one.
     """
     definitions = [(path, load_definition(path)) for path in files]
     services = [(path, d) for path, d in definitions if "address" in d]
@@ -78,11 +144,80 @@ def apply(files, url, api_key):
         raise click.exceptions.Exit(1)
 
 
-def load_definition(path: str) -> dict:
-    """Read a JSON definition file, expanding ${NAME} and ${NAME:-default} from the environment."""
-    text = _VARIABLE.sub(
-        lambda match: os.environ.get(match[1]) or (match[2] or ""), Path(path).read_text()
+def open_database(create: bool) -> Store:
+    """The store the settings name, said on the standard error, closed when the command ends.
+
+    create=False refuses an embedded store data directory with no Machinery data in it.
+    """
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Database: {describe_database(settings)}", err=True)
+    try:
+        store = open_store(settings, create=create)
+    except NoEmbeddedData as error:
+        raise click.ClickException(
+            f"{error} Set MACHINERY_DATA_DIR to the directory Machinery keeps its data in (or "
+            "MONGO_URI to its MongoDB); `machinery-cli init-db` makes a new store."
+        ) from None
+    except EmbeddedStoreError as error:
+        raise click.ClickException(str(error)) from None
+    click.get_current_context().call_on_close(store.close)
+    if not create:
+        with database_errors():
+            found = store.holds_machinery_data()
+        if not found:
+            raise click.ClickException(
+                f"The database {settings.mongo_db!r} holds no Machinery data. Set MONGO_DB to "
+                "the database Machinery uses; `machinery-cli init-db` prepares a new one."
+            )
+    return store
+
+
+def describe_database(settings: Settings) -> str:
+    """Which database the settings name, fit to show (no password)."""
+    if settings.mongo_uri:
+        return f"MongoDB {mask_uri(settings.mongo_uri)}, database {settings.mongo_db!r}"
+    return (
+        f"the embedded store in {Path(settings.data_dir).resolve()} (MACHINERY_DATA_DIR), "
+        f"database {settings.mongo_db!r}"
     )
+
+
+@contextlib.contextmanager
+def database_errors():
+    """Turn a database that does not answer into a one-line error."""
+    try:
+        yield
+    except PyMongoError as error:
+        raise click.ClickException(f"The database did not answer: {error}") from None
+
+
+def load_definition(path: str) -> dict:
+    """Read a JSON definition file, expanding ${NAME} and ${NAME:-default} from the environment.
+
+    As in the shell, ${NAME:-default} gives the default when NAME is unset or empty; ${NAME} with
+    NAME unset is an error naming every such variable and the file.
+    """
+    unset = []
+
+    def expand(match: re.Match) -> str:
+        name, default = match[1], match[2]
+        value = os.environ.get(name)
+        if default is not None:
+            return value or default
+        if value is None:
+            unset.append(name)
+            return ""
+        return value
+
+    text = _VARIABLE.sub(expand, Path(path).read_text())
+    if unset:
+        names = ", ".join(dict.fromkeys(unset))
+        raise click.ClickException(
+            f"{path}: not set in the environment: {names} (${{NAME:-default}} gives a default)."
+        )
     try:
         definition = json.loads(text)
     except ValueError as error:
@@ -110,20 +245,5 @@ def apply_one(session: requests.Session, url: str, route: str, path: str, defini
     return False
 
 
-def register_commands(app: Flask) -> None:
-    app.cli.add_command(init_db)
-    app.cli.add_command(interrupt_stale)
-
-
 def main() -> None:
-    from machinery.app import create_app
-
-    cli = FlaskGroup(
-        create_app=create_app,
-        add_version_option=False,
-        help="Run and administer Machinery.",
-    )
-    cli.add_command(apply)
-    cli.add_command(init_db)
-    cli.add_command(interrupt_stale)
     cli(prog_name="machinery-cli")

@@ -1,37 +1,130 @@
-"""Machinery's settings: read from the environment in one place, with defaults."""
+"""Machinery's settings: read from the environment once, checked, into one typed object.
 
+No web stack is imported here: the API, the command line and anything else that runs Machinery
+read their settings the same way. `python -m machinery.config` checks the environment's settings.
+"""
+
+import hashlib
+import math
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+
+from machinery.engine.addresses import AddressPolicy
 
 MiB = 1024 * 1024
 
+# The limits on page_size and page in listings (so that offsets stay well within 64 bits).
+MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
+
+# The exit status of an entry point given a bad setting. A gunicorn worker that exits with 3
+# ("worker failed to boot") makes gunicorn stop, instead of starting that worker again and again.
+EXIT_BAD_SETTINGS = 3
+
+# Settings whose values are never shown, in an error or anywhere else.
+SECRET_VARIABLES = frozenset({"MACHINERY_MANAGEMENT_KEYS", "MACHINERY_CONSUMER_KEYS"})
+
+_DIGEST_PREFIX = "sha256:"
+
+
+class SettingsError(ValueError):
+    """The settings Machinery cannot use, every one of them: (variable, value shown, expected)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        lines = [f"  {variable}={value}: {expected}" for variable, value, expected in problems]
+        count = f"{len(problems)} setting{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"Machinery cannot use {count} from the environment:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Machinery reads from the environment, checked; the defaults are below."""
+
+    mongo_uri: str | None = None  # None: the embedded store under data_dir
+    mongo_db: str = "machinery"
+    mongo_timeout_ms: int = 5000
+    data_dir: str = ".machinery"
+    max_body_bytes: int = MiB
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = MiB
+    page_size: int = 20
+    # Which service addresses may be called (see machinery/engine/addresses.py): host names,
+    # *.suffix patterns and CIDRs; none: all but the always-refused ranges.
+    allowed_hosts: tuple[str, ...] = ()
+    denied_networks: tuple[str, ...] = ()
+    # Limits on definitions and events, each refused with a 4xx past it.
+    max_event_bytes: int = 512 * 1024
+    max_steps: int = 100
+    max_fields: int = 100
+    # How long a repeated request (same Idempotency-Key) waits for the original to finish.
+    idempotency_wait_s: float = 60.0
+    # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
+    management_keys: tuple[str, ...] = ()
+    consumer_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """The settings the environment gives (an empty variable counts as unset).
+
+        Raises SettingsError naming every variable that is not what it should be.
+        """
+        defaults = {field.name: field.default for field in fields(cls)}
+        values, problems = {}, []
+        for name, variable, read in _VARIABLES:
+            text = environ.get(variable, "").strip()
+            if not text:
+                continue
+            try:
+                values[name] = read(text, variable)
+            except ValueError as error:
+                expected = f"expected {error}"
+                if defaults[name] not in (None, ()):
+                    expected += f" (default {_shown_default(defaults[name])})"
+                problems.append((variable, _shown_value(variable, text), expected))
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    def app_config(self) -> dict:
+        """The Flask app configuration these settings make, by the keys the app reads."""
+        return {
+            "MONGO_URI": self.mongo_uri,
+            "MONGO_DB": self.mongo_db,
+            "MONGO_TIMEOUT_MS": self.mongo_timeout_ms,
+            "DATA_DIR": self.data_dir,
+            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            "CONNECT_TIMEOUT": self.connect_timeout,
+            "READ_TIMEOUT": self.read_timeout,
+            "MAX_RESPONSE_BYTES": self.max_response_bytes,
+            "PAGE_SIZE": self.page_size,
+            "ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+            "DENIED_NETWORKS": ",".join(self.denied_networks),
+            "MAX_EVENT_BYTES": self.max_event_bytes,
+            "MAX_STEPS": self.max_steps,
+            "MAX_FIELDS": self.max_fields,
+            "IDEMPOTENCY_WAIT_S": self.idempotency_wait_s,
+            "MANAGEMENT_KEYS": list(self.management_keys),
+            "CONSUMER_KEYS": list(self.consumer_keys),
+        }
+
 
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
-    """The app configuration the environment asks for."""
-    return {
-        "MONGO_URI": environ.get("MONGO_URI") or None,
-        "MONGO_DB": environ.get("MONGO_DB", "machinery"),
-        "MONGO_TIMEOUT_MS": int(environ.get("MONGO_TIMEOUT_MS", "5000")),
-        "DATA_DIR": environ.get("MACHINERY_DATA_DIR", ".machinery"),
-        "MAX_CONTENT_LENGTH": int(environ.get("MACHINERY_MAX_BODY_BYTES", str(MiB))),
-        "CONNECT_TIMEOUT": float(environ.get("MACHINERY_CONNECT_TIMEOUT", "5")),
-        "READ_TIMEOUT": float(environ.get("MACHINERY_READ_TIMEOUT", "30")),
-        "MAX_RESPONSE_BYTES": int(environ.get("MACHINERY_MAX_RESPONSE_BYTES", str(MiB))),
-        "PAGE_SIZE": int(environ.get("MACHINERY_PAGE_SIZE", "20")),
-        # Which service addresses may be called (see machinery/engine/addresses.py): comma-separated
-        # host names, *.suffix patterns and CIDRs; unset, all but the always-refused ranges.
-        "ALLOWED_HOSTS": environ.get("MACHINERY_ALLOWED_HOSTS", ""),
-        "DENIED_NETWORKS": environ.get("MACHINERY_DENIED_NETWORKS", ""),
-        # Limits on definitions and events, each refused with a 4xx past it.
-        "MAX_EVENT_BYTES": int(environ.get("MACHINERY_MAX_EVENT_BYTES", str(512 * 1024))),
-        "MAX_STEPS": int(environ.get("MACHINERY_MAX_STEPS", "100")),
-        "MAX_FIELDS": int(environ.get("MACHINERY_MAX_FIELDS", "100")),
-        # How long a repeated request (same Idempotency-Key) waits for the original to finish.
-        "IDEMPOTENCY_WAIT_S": float(environ.get("MACHINERY_IDEMPOTENCY_WAIT_S", "60")),
-        # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
-        "MANAGEMENT_KEYS": comma_list(environ.get("MACHINERY_MANAGEMENT_KEYS", "")),
-        "CONSUMER_KEYS": comma_list(environ.get("MACHINERY_CONSUMER_KEYS", "")),
-    }
+    """The app configuration the environment asks for (SettingsError when it cannot be used)."""
+    return Settings.from_environment(environ).app_config()
+
+
+def settings_or_exit(environ: Mapping[str, str] = os.environ) -> Settings:
+    """The settings, for an entry point: when one is bad, print what is wrong (no traceback) and
+    exit with EXIT_BAD_SETTINGS."""
+    try:
+        return Settings.from_environment(environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
 
 
 def comma_list(value: str) -> list[str]:
@@ -39,9 +132,155 @@ def comma_list(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
-# The limits on page_size and page in listings (so that offsets stay well within 64 bits).
-MAX_PAGE_SIZE = 100
-MAX_PAGE = 1_000_000
+def key_digests(entries: Iterable[str] | str, setting: str) -> list[bytes]:
+    """The sha256 digests of a setting's entries: plain keys, or "sha256:<hex digest>".
+
+    Raises ValueError for a malformed digest, naming the entry by position, never by value.
+    """
+    if isinstance(entries, str):  # one string is a comma-separated list, not a list of letters
+        entries = entries.split(",")
+    result = []
+    for position, entry in enumerate((e.strip() for e in entries if e.strip()), start=1):
+        if entry[: len(_DIGEST_PREFIX)].lower() != _DIGEST_PREFIX:
+            result.append(hashlib.sha256(entry.encode()).digest())
+            continue
+        try:
+            digest = bytes.fromhex(entry[len(_DIGEST_PREFIX) :])
+        except ValueError:
+            digest = b""
+        if len(digest) != hashlib.sha256().digest_size:
+            raise ValueError(
+                f"{setting}: entry {position} starts with '{_DIGEST_PREFIX}' but is not followed "
+                "by the 64 hexadecimal digits of a sha256 digest."
+            )
+        result.append(digest)
+    return result
+
+
+def mask_uri(uri: str) -> str:
+    """A MongoDB URI fit to show: its password, and any password among its options, as ****."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator:
+        return uri
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.partition(':')[0]}:****@{hosts}"
+    path, question, options = path.partition("?")
+    if question:
+        options = "&".join(
+            f"{name}=****" if "password" in name.lower() else f"{name}{equals}{value}"
+            for name, equals, value in (option.partition("=") for option in options.split("&"))
+        )
+    return f"{scheme}{separator}{authority}{slash}{path}{question}{options}"
+
+
+# How each setting is read: each reader returns the value, or raises ValueError saying what the
+# variable should hold.
+
+
+def _whole_number(high: int | None = None) -> Callable[[str, str], int]:
+    expected = f"a whole number from 1 to {high}" if high else "a whole number greater than 0"
+
+    def read(text: str, variable: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(expected) from None
+        if value < 1 or (high is not None and value > high):
+            raise ValueError(expected)
+        return value
+
+    return read
+
+
+def _seconds(allow_zero: bool) -> Callable[[str, str], float]:
+    expected = "a number of seconds" + (" (0 or more)" if allow_zero else " greater than 0")
+
+    def read(text: str, variable: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(expected) from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise ValueError(expected)
+        return value
+
+    return read
+
+
+def _mongo_uri(text: str, variable: str) -> str:
+    if not text.startswith(("mongodb://", "mongodb+srv://")) or text.endswith("://"):
+        raise ValueError("a MongoDB URI, such as mongodb://127.0.0.1:27017")
+    return text
+
+
+def _database_name(text: str, variable: str) -> str:
+    if len(text) > 63 or any(character in '/\\. "$\0' for character in text):
+        raise ValueError('a MongoDB database name: at most 63 characters, none of /\\. "$')
+    return text
+
+
+def _path(text: str, variable: str) -> str:
+    return text
+
+
+def _address_entries(text: str, variable: str) -> tuple[str, ...]:
+    if variable == "MACHINERY_ALLOWED_HOSTS":
+        expected = "comma-separated host names, *.suffix patterns and CIDRs"
+        allowed, denied = text, ()
+    else:
+        expected = "comma-separated CIDRs, such as 10.0.0.0/8"
+        allowed, denied = (), text
+    try:
+        AddressPolicy(allowed, denied)
+    except ValueError as error:
+        problem = str(error).removeprefix(f"{variable}: ").rstrip(".")
+        raise ValueError(f"{expected}; {problem}") from None
+    return tuple(comma_list(text))
+
+
+def _keys(text: str, variable: str) -> tuple[str, ...]:
+    try:
+        key_digests(text, variable)
+    except ValueError as error:
+        problem = str(error).removeprefix(f"{variable}: ").rstrip(".")
+        raise ValueError(
+            f"comma-separated keys, each a key or sha256:<hex digest>; {problem}"
+        ) from None
+    return tuple(comma_list(text))
+
+
+_VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
+    ("mongo_uri", "MONGO_URI", _mongo_uri),
+    ("mongo_db", "MONGO_DB", _database_name),
+    ("mongo_timeout_ms", "MONGO_TIMEOUT_MS", _whole_number()),
+    ("data_dir", "MACHINERY_DATA_DIR", _path),
+    ("max_body_bytes", "MACHINERY_MAX_BODY_BYTES", _whole_number()),
+    ("connect_timeout", "MACHINERY_CONNECT_TIMEOUT", _seconds(allow_zero=False)),
+    ("read_timeout", "MACHINERY_READ_TIMEOUT", _seconds(allow_zero=False)),
+    ("max_response_bytes", "MACHINERY_MAX_RESPONSE_BYTES", _whole_number()),
+    ("page_size", "MACHINERY_PAGE_SIZE", _whole_number(MAX_PAGE_SIZE)),
+    ("allowed_hosts", "MACHINERY_ALLOWED_HOSTS", _address_entries),
+    ("denied_networks", "MACHINERY_DENIED_NETWORKS", _address_entries),
+    ("max_event_bytes", "MACHINERY_MAX_EVENT_BYTES", _whole_number()),
+    ("max_steps", "MACHINERY_MAX_STEPS", _whole_number()),
+    ("max_fields", "MACHINERY_MAX_FIELDS", _whole_number()),
+    ("idempotency_wait_s", "MACHINERY_IDEMPOTENCY_WAIT_S", _seconds(allow_zero=True)),
+    ("management_keys", "MACHINERY_MANAGEMENT_KEYS", _keys),
+    ("consumer_keys", "MACHINERY_CONSUMER_KEYS", _keys),
+)
+
+
+def _shown_value(variable: str, text: str) -> str:
+    if variable in SECRET_VARIABLES:
+        return "(not shown)"
+    return repr(mask_uri(text) if variable == "MONGO_URI" else text)
+
+
+def _shown_default(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 
 OPENAPI = {
     "API_TITLE": "Machinery",
@@ -51,3 +290,7 @@ OPENAPI = {
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
 }
+
+
+if __name__ == "__main__":
+    settings_or_exit()

@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from machinery.config import Settings
 from machinery.errors import StoreUnavailable, error_body
 from machinery.store.connection import MongoConnection
 from machinery.store.embedded import EmbeddedStore
@@ -16,14 +17,16 @@ from machinery.store.workflows import WorkflowRepository
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Store", "store", "init_app", "ensure_indexes"]
+__all__ = ["Store", "store", "open_store", "init_app", "ensure_indexes"]
 
 
 class Store:
-    """The repositories over one MongoDB database."""
+    """The repositories over one MongoDB database (served by `embedded` when it is the embedded
+    store's)."""
 
-    def __init__(self, connection: MongoConnection):
+    def __init__(self, connection: MongoConnection, embedded: EmbeddedStore | None = None):
         self.connection = connection
+        self.embedded = embedded
 
     @property
     def services(self) -> ServiceRepository:
@@ -47,25 +50,53 @@ class Store:
     def ensure_indexes(self) -> list[str]:
         return ensure_indexes(self.connection.db)
 
+    def holds_machinery_data(self) -> bool:
+        """Whether Machinery has used this database: its collections are there."""
+        return bool(
+            {"services", "workflows", "events"} & set(self.connection.db.list_collection_names())
+        )
+
+    def close(self) -> None:
+        """Close the connection, and stop the embedded server if this process started it."""
+        self.connection.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def open_store(settings: Settings, *, create: bool = True, client_factory=MongoClient) -> Store:
+    """The store the settings name: the MongoDB at MONGO_URI or, with none, the embedded store in
+    the data directory, started unless it is running already. Nothing connects to MongoDB yet.
+
+    create=False refuses (NoEmbeddedData) a data directory that holds no embedded store data,
+    instead of making a new, empty store there.
+    """
+    uri, embedded = settings.mongo_uri, None
+    if not uri:
+        embedded = EmbeddedStore(settings.data_dir)
+        uri = embedded.start(create=create)
+    connection = MongoConnection(uri, settings.mongo_db, settings.mongo_timeout_ms, client_factory)
+    return Store(connection, embedded)
+
 
 def init_app(app: Flask) -> Store:
     """Connect the app to MongoDB (or the embedded store) and make sure the indexes exist."""
-    uri = app.config["MONGO_URI"]
-    if not uri:
-        embedded = EmbeddedStore(app.config["DATA_DIR"])
-        uri = embedded.start()
-        app.extensions["machinery.embedded_store"] = embedded
-    factory = app.config.get("MONGO_CLIENT_FACTORY") or MongoClient
-    connection = MongoConnection(
-        uri, app.config["MONGO_DB"], app.config["MONGO_TIMEOUT_MS"], factory
+    settings = Settings(
+        mongo_uri=app.config["MONGO_URI"],
+        mongo_db=app.config["MONGO_DB"],
+        mongo_timeout_ms=app.config["MONGO_TIMEOUT_MS"],
+        data_dir=app.config["DATA_DIR"],
     )
-    app.extensions["machinery.store"] = Store(connection)
+    factory = app.config.get("MONGO_CLIENT_FACTORY") or MongoClient
+    opened = open_store(settings, client_factory=factory)
+    app.extensions["machinery.store"] = opened
+    if opened.embedded is not None:
+        app.extensions["machinery.embedded_store"] = opened.embedded
     app.register_error_handler(ConnectionFailure, _unavailable)
     try:
-        app.extensions["machinery.store"].ensure_indexes()
+        opened.ensure_indexes()
     except PyMongoError as error:
         log.warning("Could not create the indexes now (%s); run `machinery-cli init-db`.", error)
-    return app.extensions["machinery.store"]
+    return opened
 
 
 def store() -> Store:

@@ -32,6 +32,10 @@ class EmbeddedStoreError(RuntimeError):
     pass
 
 
+class NoEmbeddedData(EmbeddedStoreError):
+    """The data directory holds no embedded store, and none was to be made there."""
+
+
 class EmbeddedStore:
     """Start, or find already running, the embedded server for one data directory."""
 
@@ -45,8 +49,19 @@ class EmbeddedStore:
         """Whether this process started the server (and so stops it when it exits)."""
         return self._process is not None
 
-    def start(self) -> str:
-        """Return the URI of a running server for the data directory, starting one if needed."""
+    @property
+    def has_data(self) -> bool:
+        """Whether the data directory holds an embedded store's data."""
+        database = self.data_dir / "db"
+        return database.is_dir() and any(database.iterdir())
+
+    def start(self, create: bool = True) -> str:
+        """Return the URI of a running server for the data directory, starting one if needed.
+
+        create=False raises NoEmbeddedData, creating nothing, when the directory holds no data.
+        """
+        if not create and not self.has_data:
+            raise NoEmbeddedData(f"{self.data_dir} holds no Machinery data.")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
             uri = self._running_uri()

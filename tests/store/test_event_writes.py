@@ -95,17 +95,3 @@ def test_events_running_too_long_are_marked_interrupted(repository):
     assert events.get(done["id"])["status"] == "succeeded"
     assert events.interrupt_stale(3600) == 0
 
-
-def test_the_cli_marks_stale_events(app):
-    store = app.extensions["machinery.store"]
-    stale, _ = store.events.accept(WORKFLOW, {"message": "stale"})
-    fresh, _ = store.events.accept(WORKFLOW, {"message": "fresh"})
-    long_ago = store.events.get(stale["id"])["acked_at"] - timedelta(minutes=5)
-    store.connection.db.events.update_one(
-        {"_id": ObjectId(stale["id"])}, {"$set": {"acked_at": long_ago}}
-    )
-    result = app.test_cli_runner().invoke(args=["interrupt-stale", "--older-than", "60"])
-    assert result.exit_code == 0
-    assert result.output == "1 event marked interrupted\n"
-    assert store.events.get(stale["id"])["error"]["kind"] == "interrupted"
-    assert store.events.get(fresh["id"])["status"] == "running"
