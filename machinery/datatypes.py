@@ -63,6 +63,7 @@ def check_fields(fields: Iterable[Mapping], data: Mapping) -> dict[str, list[str
 # nests values a few levels deep in its own documents).
 MAX_DEPTH = 64
 _INT64 = range(-(2**63), 2**63)
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 def parse_json(text: bytes | str):
@@ -75,8 +76,8 @@ def parse_json(text: bytes | str):
         value = json.loads(
             text, parse_constant=_refuse_constant, parse_int=_int64, parse_float=_finite
         )
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+    except RecursionError:  # nested far deeper still: the parser ran out of stack first
+        raise json.JSONDecodeError(_TOO_DEEP, "", 0) from None
     _check_storable(value)
     return value
 
@@ -106,7 +107,7 @@ def _check_storable(value) -> None:
         item, depth = pending.pop()
         if isinstance(item, dict | list):
             if depth > MAX_DEPTH:
-                raise json.JSONDecodeError(f"nested more than {MAX_DEPTH} levels deep", "", 0)
+                raise json.JSONDecodeError(_TOO_DEEP, "", 0)
             children = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in children:
                 if isinstance(key, str):

@@ -19,6 +19,13 @@ class MachineryError(Exception):
         self.details = details
 
 
+class InvalidJSON(MachineryError):
+    """A request body that is not JSON Machinery accepts (see datatypes.parse_json); it is
+    refused whole, never read in part."""
+
+    status = 400
+
+
 class NotFound(MachineryError):
     status = 404
 

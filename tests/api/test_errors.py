@@ -1,6 +1,102 @@
 """Every error answers JSON with a message and the right status, never HTML."""
 
+import json
+import time
+
 import pytest
+from factories import field, register_example, service, workflow
+
+from machinery.datatypes import MAX_DEPTH
+
+# Every route that reads a body, at a path that exists once the example is registered.
+BODY_ROUTES = [
+    ("post", "/s"),
+    ("put", "/s/upper"),
+    ("post", "/s/upper/impact"),
+    ("post", "/w"),
+    ("put", "/w/process-text"),
+    ("post", "/w/process-text/dry-run"),
+    ("post", "/w/dry-run"),
+    ("post", "/e/process-text"),
+    ("post", "/e"),
+]
+BODY_ROUTE_IDS = [f"{method.upper()} {path}" for method, path in BODY_ROUTES]
+
+
+def nested(depth: int) -> str:
+    """JSON text of objects nested `depth` levels deep."""
+    return '{"a": ' * depth + '"deep"' + "}" * depth
+
+
+@pytest.fixture
+def example(client, services):
+    return register_example(client, services)
+
+
+@pytest.fixture
+def keeper(client, services):
+    """A workflow whose inputs are optional, calling a service that answers nothing."""
+    inputs = [field("s", required=False), field("obj", "object", required=False)]
+    client.post("/s", json=service("keeper", inputs=inputs, outputs=[]))
+    services.answer("http://keeper.example:5000/event", lambda payload: {})
+    response = client.post("/w", json=workflow("keep", ["keeper"], inputs=inputs))
+    assert response.status_code == 201, response.json
+    return "/e/keep"
+
+
+def assert_nothing_changed(client, services):
+    assert services.calls == []
+    assert client.get("/e").json["total"] == 0
+    assert client.get("/s/upper").json["version"] == 1
+    assert client.get("/w/process-text").json["version"] == 1
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=BODY_ROUTE_IDS)
+def test_a_body_nested_past_the_limit_is_refused_whole(client, example, services, method, path):
+    body = '{"s": "keep me", "workflow": "process-text", "data": ' + nested(MAX_DEPTH) + "}"
+    response = getattr(client, method)(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert f"nested more than {MAX_DEPTH} levels deep" in response.json["message"]
+    assert_nothing_changed(client, services)
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=BODY_ROUTE_IDS)
+def test_a_hundred_thousand_nested_arrays_are_refused_at_once(
+    app, client, example, services, method, path
+):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    body = '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    started = time.monotonic()
+    response = getattr(client, method)(path, data=body, content_type="application/json")
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400
+    assert f"nested more than {MAX_DEPTH} levels deep" in response.json["message"]
+    assert_nothing_changed(client, services)
+
+
+def test_event_data_up_to_the_nesting_limit_is_kept_whole(client, services, keeper):
+    data = {"s": "keep me", "obj": json.loads(nested(MAX_DEPTH - 1))}
+    response = client.post(keeper, json=data)
+    assert response.status_code == 201, response.json
+    assert services.calls == [("http://keeper.example:5000/event", data)]
+    assert client.get(f"/e/{response.json['event_id']}").json["data"] == data
+
+
+def test_event_data_past_the_nesting_limit_is_not_read_as_other_data(client, services, keeper):
+    body = '{"s": "keep me", "obj": ' + nested(MAX_DEPTH) + "}"
+    response = client.post(keeper, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert str(MAX_DEPTH) in response.json["message"]
+    assert services.calls == []
+    assert client.get("/e").json["total"] == 0
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=BODY_ROUTE_IDS)
+@pytest.mark.parametrize("body", ["null", "[]", '[{"name": "upper"}]', '"text"', "3", "true"])
+def test_a_body_that_is_not_a_json_object_is_422_saying_so(client, method, path, body):
+    response = getattr(client, method)(path, data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json == {"code": 422, "message": "The body must be a JSON object."}
 
 
 @pytest.mark.parametrize("path", ["/s", "/w", "/e/process-text", "/e"])
