@@ -1,13 +1,16 @@
 """The HTTP API: one blueprint per resource, and the rules every request follows."""
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import UnsupportedMediaType
 
 from machinery.api import events, health, services, workflows
+from machinery.errors import InvalidData
 from machinery.schemas import ErrorOut
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Files are served as they are, whatever the query says (a version to defeat caches, say).
+_FILE_ENDPOINTS = frozenset({"static"})
 
 
 class MachineryApi(Api):
@@ -20,8 +23,25 @@ def register_api(app: Flask) -> Api:
     api = MachineryApi(app, spec_kwargs={"info": {"description": "Workflows of HTTP services."}})
     for module in (health, services, workflows, events):
         api.register_blueprint(module.blp)
+    app.before_request(refuse_unknown_query_parameters)
     app.before_request(require_json_body)
     return api
+
+
+def refuse_unknown_query_parameters() -> None:
+    """Refuse query parameters the view does not take: a misspelt filter must not be ignored."""
+    if request.routing_exception is not None or request.endpoint in _FILE_ENDPOINTS:
+        return
+    view = current_app.view_functions[request.endpoint]
+    taken = getattr(view, "query_parameters", frozenset())
+    unknown = sorted(set(request.args) - taken)
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        takes = ", ".join(sorted(taken)) or "none"
+        raise InvalidData(
+            f"Unknown query parameter{plural}: {', '.join(unknown)}; this route takes {takes}.",
+            errors={name: ["Unknown query parameter."] for name in unknown},
+        )
 
 
 def require_json_body() -> None:

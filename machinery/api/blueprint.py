@@ -1,8 +1,10 @@
-"""The Blueprint every resource uses: flask-smorest's, reading request bodies as strict JSON."""
+"""The Blueprint every resource uses: flask-smorest's, reading request bodies as strict JSON and
+knowing which query parameters each view takes."""
 
 import json
 
 import flask_smorest
+from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -32,5 +34,28 @@ class StrictJSONParser(FlaskParser):
         return body
 
 
+def query_parameters(schema: Schema | type[Schema]) -> frozenset[str]:
+    """The names of the query parameters a query schema reads."""
+    if isinstance(schema, type):
+        schema = schema()
+    return frozenset(field.data_key or name for name, field in schema.load_fields.items())
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictJSONParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest's arguments, noting on the view the query parameters it takes
+        (`query_parameters`), so that a request naming others is refused before the view."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location not in ("query", "querystring"):
+            return parse
+
+        def decorator(func):
+            view = parse(func)
+            view.query_parameters = getattr(view, "query_parameters", frozenset()) | (
+                query_parameters(schema)
+            )
+            return view
+
+        return decorator

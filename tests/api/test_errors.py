@@ -171,3 +171,54 @@ def test_the_openapi_description_lists_every_resource(client):
     spec = client.get("/openapi.json").json
     assert {"/s", "/s/{ref}", "/w", "/e", "/e/{ref}", "/healthcheck"} <= set(spec["paths"])
     assert spec["info"]["title"] == "Machinery"
+
+
+UNKNOWN_QUERY_PARAMETERS = [
+    ("get", "/e?workflw=process-text", None, ["workflw"]),
+    ("get", "/e?workflow=process-text&stauts=failed", None, ["stauts"]),
+    ("get", "/s?page=1&pge=2&size=3", None, ["pge", "size"]),
+    ("get", "/w/process-text/lineage?versoin=1", None, ["versoin"]),
+    ("get", "/healthcheck?x=1", None, ["x"]),
+    ("get", "/readyz?verbose=1", None, ["verbose"]),
+    ("get", "/openapi.json?x=1", None, ["x"]),
+    ("get", "/e/{event_id}?foo=1", None, ["foo"]),
+    ("get", "/s?api_key=secret", None, ["api_key"]),
+    ("post", "/s?x=1", service("lower"), ["x"]),
+    ("put", "/s/upper?forse=true", service("upper", outputs=[]), ["forse"]),
+    ("delete", "/w/process-text?force=true", None, ["force"]),
+    ("post", "/e/process-text?dry=1", {"message": "a"}, ["dry"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "unknown"),
+    UNKNOWN_QUERY_PARAMETERS,
+    ids=[f"{method.upper()} {path}" for method, path, *_ in UNKNOWN_QUERY_PARAMETERS],
+)
+def test_unknown_query_parameters_are_422_naming_them(
+    client, example, services, method, path, body, unknown
+):
+    event = client.post("/e/process-text", json={"message": "a"}).json
+    calls = len(services.calls)
+    path = path.format(event_id=event["event_id"])
+    response = getattr(client, method)(path, json=body)
+    assert response.status_code == 422
+    assert sorted(response.json["errors"]) == unknown
+    assert all(name in response.json["message"] for name in unknown)
+    assert len(services.calls) == calls
+    assert client.get("/e").json["total"] == 1
+    assert client.get("/s/upper").json["version"] == 1
+    assert client.get("/w/process-text").json["version"] == 1
+
+
+def test_no_route_ignores_an_unknown_query_parameter(app, client):
+    ignored = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.build({name: "x" for name in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD"}):
+            response = client.open(f"{path}?zz=1", method=method, json={})
+            if response.status_code != 422 or "zz" not in response.json["errors"]:
+                ignored.append(f"{method} {path}: {response.status_code}")
+    assert ignored == []
