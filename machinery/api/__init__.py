@@ -5,6 +5,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import UnsupportedMediaType
 
 from machinery.api import events, health, services, workflows
+from machinery.api.connections import discard_unread_body
 from machinery.errors import InvalidData
 from machinery.schemas import ErrorOut
 
@@ -25,6 +26,7 @@ def register_api(app: Flask) -> Api:
         api.register_blueprint(module.blp)
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(require_json_body)
+    app.after_request(discard_unread_body)
     return api
 
 
