@@ -8,8 +8,8 @@ from machinery import __version__, auth, store
 from machinery.api import register_api
 from machinery.config import OPENAPI, settings_or_exit
 from machinery.engine.addresses import AddressPolicy
-from machinery.engine.http import HttpCaller
 from machinery.errors import register_error_handlers
+from machinery.runtime import build_runtime
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,9 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     if with_store:
         store.init_app(app)
-    app.extensions["machinery.caller"] = HttpCaller(
-        app.config["CONNECT_TIMEOUT"],
-        app.config["READ_TIMEOUT"],
-        policy=policy,
-        max_response_bytes=app.config["MAX_RESPONSE_BYTES"],
-    )
+        app.extensions["machinery.runtime"] = build_runtime(
+            app.config, app.extensions["machinery.store"], policy
+        )
     auth.init_app(app)
     register_api(app)
     register_error_handlers(app)

@@ -65,6 +65,12 @@ class Settings:
     # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
     management_keys: tuple[str, ...] = ()
     consumer_keys: tuple[str, ...] = ()
+    # How long a process holds an event it runs before another may take it over (renewed every
+    # third of it while the event runs): an event cut off by a crash resumes within about this.
+    lease_s: float = 30.0
+    # Threads of a worker process (`machinery-cli worker`), and its longest wait between polls.
+    worker_concurrency: int = 4
+    worker_poll_s: float = 0.5
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -109,6 +115,7 @@ class Settings:
             "IDEMPOTENCY_WAIT_S": self.idempotency_wait_s,
             "MANAGEMENT_KEYS": list(self.management_keys),
             "CONSUMER_KEYS": list(self.consumer_keys),
+            "LEASE_S": self.lease_s,
         }
 
 
@@ -269,6 +276,9 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("idempotency_wait_s", "MACHINERY_IDEMPOTENCY_WAIT_S", _seconds(allow_zero=True)),
     ("management_keys", "MACHINERY_MANAGEMENT_KEYS", _keys),
     ("consumer_keys", "MACHINERY_CONSUMER_KEYS", _keys),
+    ("lease_s", "MACHINERY_LEASE_S", _seconds(allow_zero=False)),
+    ("worker_concurrency", "MACHINERY_WORKER_CONCURRENCY", _whole_number(256)),
+    ("worker_poll_s", "MACHINERY_WORKER_POLL_S", _seconds(allow_zero=False)),
 )
 
 

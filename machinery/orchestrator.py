@@ -174,6 +174,8 @@ def wait_for_event(runtime: Runtime, event_id: str, wait_s: float) -> dict:
 
 def describe(event: dict) -> dict:
     """An event as GET /e/<id> shows it: with the step it is at while it runs."""
+    if "cancel_requested" in event:
+        event["cancel_requested"] = bool(event["cancel_requested"])
     if event["status"] == states.FAILED and event.get("error"):
         event["message"] = failure_message(event["error"])
     return event

@@ -247,7 +247,7 @@ class EventRepository:
         raise Conflict(
             f"Event {event_id} has already ended ({event['status']}); there is nothing to cancel.",
             event_id=event_id,
-            status=event["status"],
+            event_status=event["status"],
         )
 
     def redrive(self, event_id: str) -> dict:
@@ -259,7 +259,7 @@ class EventRepository:
                 f"Event {event_id} is {event['status']}: only failed or cancelled events can "
                 "be redriven.",
                 event_id=event_id,
-                status=event["status"],
+                event_status=event["status"],
             )
         error = event.get("error") or {}
         redrive = {"at": now(), "run": event.get("run", 0) + 1, "status": event["status"]}
