@@ -229,10 +229,10 @@ class _Walk:
                         available=self._available(),
                     )
                     continue
-                origin = known.origin
+                passed_on = known.origin
                 if len(source.path) > 1:
-                    origin = {**origin, "path": format_path(source.path)}
-                updates[name] = Known(known.type, origin, known.optional)
+                    passed_on = {**passed_on, "path": format_path(source.path)}
+                updates[name] = Known(known.type, passed_on, known.optional)
             self.known.update(updates)
         elif operation.action == "rename":
             moved = {}
