@@ -50,5 +50,8 @@ def require_json_body() -> None:
     """Refuse a body that is not JSON before any view reads it."""
     if request.routing_exception is not None or request.method not in _BODY_METHODS:
         return
+    view = current_app.view_functions[request.endpoint]
+    if not getattr(view, "takes_json_body", False):
+        return  # an action (cancel, redrive) takes no body
     if not request.is_json:
         raise UnsupportedMediaType("Send a JSON body with 'Content-Type: application/json'.")

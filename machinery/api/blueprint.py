@@ -48,6 +48,14 @@ class Blueprint(flask_smorest.Blueprint):
         """flask-smorest's arguments, noting on the view the query parameters it takes
         (`query_parameters`), so that a request naming others is refused before the view."""
         parse = super().arguments(schema, location=location, **kwargs)
+        if location == "json":
+
+            def reads_body(func):
+                view = parse(func)
+                view.takes_json_body = True
+                return view
+
+            return reads_body
         if location not in ("query", "querystring"):
             return parse
 
