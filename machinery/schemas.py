@@ -3,12 +3,11 @@
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.datatypes import TYPES, canonical_type
-from machinery.engine import states
 from machinery.engine.addresses import RefusedAddress
-from machinery.engine.paths import PathError
-from machinery.engine.plan import DefinitionError, parse_operations, parse_step
+from machinery.language.parse import DefinitionError, parse_call, parse_operations
 
 NAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."
@@ -181,8 +180,8 @@ class StepEntry(fields.Field):
             raise ValidationError('A step is a service name or a {"service": ...} object.')
         step = StepSchema().load(value)
         try:
-            parse_step(step)
-        except (DefinitionError, PathError) as error:
+            parse_call(step, 0)
+        except DefinitionError as error:
             raise ValidationError(str(error)) from None
         return step
 
@@ -213,7 +212,7 @@ class WorkflowIn(_Typed):
         if "services" in data:
             try:
                 parse_operations(data.get("operations"), len(data["services"]))
-            except (DefinitionError, PathError) as error:
+            except DefinitionError as error:
                 raise ValidationError(str(error), "operations") from None
 
 
@@ -318,6 +317,30 @@ class IdempotencyArgs(Schema):
 class EventSubmission(Schema):
     workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
     data = fields.Dict(required=True)
+    async_ = JsonBoolean(
+        data_key="async",
+        attribute="async",
+        metadata={"description": "Answer 202 at once; a worker runs the event"},
+    )
+    callback_url = fields.String(
+        validate=validate.Length(max=2048),
+        metadata={"description": "Where to POST the event, signed, when it ends"},
+    )
+
+
+class AsyncArgs(Schema):
+    async_ = JsonBoolean(
+        data_key="async",
+        attribute="async",
+        metadata={"description": "Answer 202 at once; a worker runs the event"},
+    )
+
+
+class WaitArgs(Schema):
+    wait = fields.Float(
+        validate=validate.Range(min=0, max=60),
+        metadata={"description": "Seconds to wait for the event to end (at most 60)"},
+    )
 
 
 class StepFailureOut(Schema):
@@ -341,6 +364,13 @@ class EventOut(Schema):
     outputs = fields.Dict(allow_none=True)
     error = fields.Nested(StepFailureOut, allow_none=True)
     message = fields.String(metadata={"description": "Why the event failed (failed events only)"})
+    current_step = fields.Integer(
+        allow_none=True, metadata={"description": "The step a running event is at"}
+    )
+    run = fields.Integer(metadata={"description": "How many times the event was redriven"})
+    redrives = fields.List(fields.Dict(), metadata={"description": "Each redrive, oldest first"})
+    cancel_requested = fields.Boolean()
+    callback_url = fields.String()
 
 
 class AttemptOut(Schema):
@@ -355,6 +385,7 @@ class AttemptOut(Schema):
 
 class StepOut(Schema):
     index = fields.Integer()
+    run = fields.Integer(metadata={"description": "The run of the event (0, then each redrive)"})
     service = fields.String()
     service_version = fields.Integer()
     address = fields.String()
