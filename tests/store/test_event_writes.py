@@ -36,10 +36,14 @@ class Breaking:
         return write
 
 
+PINS: list = []
+OWNER = "this-process"
+
+
 @pytest.fixture
 def repository():
     db = mongomock.MongoClient().machinery
-    db.steps.create_index([("event_id", 1), ("index", 1)], unique=True)
+    db.steps.create_index([("event_id", 1), ("run", 1), ("index", 1)], unique=True)
     db.events.create_index("idempotency_key", unique=True, sparse=True)
     return EventRepository(Breaking(db.events), Breaking(db.steps)), db
 
@@ -48,23 +52,29 @@ def repository():
 def test_an_event_is_stored_once_when_its_writes_break(repository, breaking):
     events, db = repository
     events.collection.plan = list(breaking)
-    event, created = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
+    event, created = events.accept(
+        WORKFLOW, PINS, {"message": "x"}, key="k", fingerprint="f", owner=OWNER
+    )
     assert created
     assert db.events.count_documents({}) == 1
 
     events.steps.plan = list(breaking)
-    events.record_step(event["id"], {"index": 0, "service": "upper"})
+    events.record_step(event["id"], 0, {"index": 0, "service": "upper"})
     assert db.steps.count_documents({}) == 1
 
     events.collection.plan = list(breaking)
-    finished = events.finish(event["id"], "succeeded", {"message": "X"}, None)
+    finished = events.finish(event["id"], event["fence"], "succeeded", {"message": "X"}, None)
     assert finished["status"] == "succeeded"
 
 
 def test_a_duplicate_key_is_still_a_duplicate(repository):
     events, db = repository
-    first, _ = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
-    again, created = events.accept(WORKFLOW, {"message": "x"}, key="k", fingerprint="f")
+    first, _ = events.accept(
+        WORKFLOW, PINS, {"message": "x"}, key="k", fingerprint="f", owner=OWNER
+    )
+    again, created = events.accept(
+        WORKFLOW, PINS, {"message": "x"}, key="k", fingerprint="f", owner=OWNER
+    )
     assert not created
     assert again["id"] == first["id"]
 
@@ -73,15 +83,15 @@ def test_a_connection_that_stays_broken_gives_up(repository):
     events, _ = repository
     events.collection.plan = ["before"] * 4
     with pytest.raises(AutoReconnect):
-        events.accept(WORKFLOW, {"message": "x"})
+        events.accept(WORKFLOW, PINS, {"message": "x"})
 
 
 def test_events_running_too_long_are_marked_interrupted(repository):
     events, db = repository
-    old, _ = events.accept(WORKFLOW, {"message": "old"})
-    fresh, _ = events.accept(WORKFLOW, {"message": "fresh"})
-    done, _ = events.accept(WORKFLOW, {"message": "done"})
-    events.finish(done["id"], "succeeded", {}, None)
+    old, _ = events.accept(WORKFLOW, PINS, {"message": "old"}, owner=OWNER)
+    fresh, _ = events.accept(WORKFLOW, PINS, {"message": "fresh"}, owner=OWNER)
+    done, _ = events.accept(WORKFLOW, PINS, {"message": "done"}, owner=OWNER)
+    events.finish(done["id"], done["fence"], "succeeded", {}, None)
     an_hour_ago = db.events.find_one({"_id": ObjectId(old["id"])})["acked_at"] - timedelta(hours=2)
     for event in (old, done):
         db.events.update_one({"_id": ObjectId(event["id"])}, {"$set": {"acked_at": an_hour_ago}})
@@ -94,4 +104,3 @@ def test_events_running_too_long_are_marked_interrupted(repository):
     assert events.get(fresh["id"])["status"] == "running"
     assert events.get(done["id"])["status"] == "succeeded"
     assert events.interrupt_stale(3600) == 0
-
