@@ -55,7 +55,7 @@ class EventRecorder(Listener):
             self.event_id,
             self.fence,
             state.status,
-            state.outputs,
+            state.outputs if state.outputs is not None else {},  # none: a failed event's
             state.error,
             cursor=state.cursor,
             running=state.running,
@@ -275,7 +275,7 @@ def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict 
         recorder.event_id,
         recorder.fence,
         states.CANCELLED,
-        None,
+        {},
         None,
         cursor=state.cursor,
         running=state.running,
