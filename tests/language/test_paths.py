@@ -2,7 +2,7 @@
 
 import pytest
 
-from machinery.engine.paths import Missing, PathError, format_path, parse, resolve
+from machinery.language.paths import Missing, PathError, format_path, parse, resolve
 
 # (path as written, its names). Raw strings: r"a\.b" is the five characters a \ . b
 WELL_FORMED = [
