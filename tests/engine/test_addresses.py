@@ -6,9 +6,8 @@ import mongomock
 import pytest
 from factories import service
 
-from machinery import create_app
+from machinery import create_app, states
 from machinery.config import from_environment
-from machinery import states
 from machinery.engine.addresses import AddressPolicy, RefusedAddress, literal_ip
 from machinery.engine.executor import StepFailed
 
@@ -326,11 +325,11 @@ def test_the_app_checks_registrations_and_calls_with_one_policy():
         response = app.test_client().post("/s", json=service(address="http://10.0.0.1/event"))
         assert response.status_code == 422
         with pytest.raises(StepFailed) as refused:
-            app.extensions["machinery.caller"]("http://10.0.0.1/event", {})
+            app.extensions["machinery.runtime"].caller("http://10.0.0.1/event", {})
         assert refused.value.kind == states.REFUSED_ADDRESS
         assert "10.0.0.1 is outside MACHINERY_ALLOWED_HOSTS" in refused.value.message
     finally:
-        app.extensions["machinery.caller"].close()
+        app.extensions["machinery.runtime"].caller.close()
         app.extensions["machinery.store"].connection.close()
 
 

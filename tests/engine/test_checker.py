@@ -3,6 +3,7 @@
 import pytest
 from factories import field, service, workflow
 
+from machinery.contracts import analyse, service_names
 from machinery.engine.checker import (
     IMPOSSIBLE_PATH,
     INVALID,
@@ -11,8 +12,9 @@ from machinery.engine.checker import (
     UNSATISFIED,
     check_workflow,
     describe,
-    fits,
 )
+from machinery.language.model import Call, Field, Service, Workflow
+from machinery.language.parse import parse_service, parse_workflow
 
 SERVICES = {
     "upper": service("upper"),
@@ -44,15 +46,19 @@ SERVICES = {
 INPUT = {"from": "input", "field": "message"}
 
 
+MODELS = {name: parse_service(definition) for name, definition in SERVICES.items()}
+
+
+def definition_of(steps, inputs=(), outputs=(), operations=()):
+    return workflow(
+        services=steps, inputs=list(inputs), outputs=list(outputs), operations=operations
+    )
+
+
 def check(steps, inputs=(), outputs=(), operations=()):
     """The analysis of a workflow over SERVICES."""
-    definition = workflow(
-        services=steps,
-        inputs=list(inputs),
-        outputs=list(outputs),
-        operations=operations,
-    )
-    return check_workflow(definition, SERVICES)
+    parsed = parse_workflow(definition_of(steps, inputs, outputs, operations))
+    return check_workflow(parsed, MODELS)
 
 
 def from_step(index, service_name, output):
@@ -267,23 +273,6 @@ def test_types_that_may_feed_an_input(given, service_name, flows):
     if not flows:
         (problem,) = analysis.problems
         assert (problem["code"], problem["found"]) == (TYPE_MISMATCH, given)
-
-
-@pytest.mark.parametrize(
-    ("actual", "expected", "result"),
-    [
-        ("int", "float", True),
-        ("float", "int", False),
-        ("bool", "int", False),
-        ("bool", "float", False),
-        ("int", "bool", False),
-        ("string", "string", True),
-        (None, "int", True),
-        ("object", "array", False),
-    ],
-)
-def test_fits(actual, expected, result):
-    assert fits(actual, expected) is result
 
 
 @pytest.mark.parametrize(
@@ -517,70 +506,113 @@ def test_an_unknown_input_of_a_service_taking_nothing():
     )
 
 
-# invalid_definition
+# invalid_definition: a definition is parsed before it is checked (contracts.analyse), and the
+# parser says where it first breaks the language; nothing is walked then.
+
+CONST_ONLY = (
+    'An object here is a literal written {"const": value}; '
+    "a string is a path into the running data."
+)
+NOTHING_WALKED = {"steps": [], "outputs": {}}
 
 
-def test_invalid_operations_are_an_invalid_definition():
-    analysis = check(
+def analyse_definition(steps, inputs=(), outputs=(), operations=()):
+    """The analysis of a workflow definition (a document) over SERVICES (documents)."""
+    return analyse(definition_of(steps, inputs, outputs, operations), SERVICES)
+
+
+def test_a_definition_that_parses_is_checked():
+    analysis = analyse_definition(
+        ["upper", "counter"], inputs=[field("message")], outputs=[field("count", "int")]
+    )
+    expected = check(["upper", "counter"], [field("message")], [field("count", "int")])
+    assert [problem["code"] for problem in analysis.problems] == [UNSATISFIED]
+    assert (analysis.problems, analysis.warnings, analysis.lineage) == (
+        expected.problems,
+        expected.warnings,
+        expected.lineage,
+    )
+
+
+def test_invalid_operations_are_an_invalid_definition_at_their_place():
+    analysis = analyse_definition(
         ["upper"],
         inputs=[field("message")],
-        operations=[{"set": {"x": 1}, "rename": {"a": "b"}}],
+        operations=[{"remove": ["x"]}, {"set": {"x": 1}, "rename": {"a": "b"}}],
     )
     assert analysis.problems == [
         {
             "code": INVALID,
-            "message": "Operation 0 has exactly one of set, rename, remove, pick, and 'after'.",
+            "message": "Operation 1 has exactly one of set, rename, remove, pick, and 'after'.",
+            "place": "operations[1]",
         }
     ]
-    assert analysis.lineage["steps"][0]["inputs"] == {"message": INPUT}
+    assert analysis.warnings == []
+    assert analysis.lineage == NOTHING_WALKED
 
 
 def test_operations_that_are_not_a_list_are_an_invalid_definition():
-    (problem,) = check(["upper"], [field("message")], operations={"remove": ["message"]}).problems
-    assert problem == {"code": INVALID, "message": "operations is a list of operations."}
+    (problem,) = analyse_definition(
+        ["upper"], [field("message")], operations={"remove": ["message"]}
+    ).problems
+    assert problem == {
+        "code": INVALID,
+        "message": "operations is a list of operations.",
+        "place": "operations",
+    }
 
 
-def test_an_invalid_step_is_an_invalid_definition_and_the_walk_goes_on():
-    analysis = check(
+def test_an_invalid_step_is_the_only_problem_reported():
+    analysis = analyse_definition(
         [{"service": "upper", "input": {"message": {"value": 1}}}, "counter"],
         inputs=[field("text")],
     )
-    assert analysis.problems == [
-        {
-            "code": INVALID,
-            "message": 'Step 0: An object here is a literal written {"const": value}; '
-            "a string is a path into the running data.",
-            "step": 0,
-        }
-    ]
-    assert [step["index"] for step in analysis.lineage["steps"]] == [1]
+    assert analysis.problems == [{"code": INVALID, "message": CONST_ONLY, "place": "services[0]"}]
+    assert analysis.lineage == NOTHING_WALKED
 
 
 def test_a_step_without_a_service_is_reported_in_words():
-    (problem,) = check([{"input": {"message": "message"}}], inputs=[field("message")]).problems
-    assert problem["code"] == INVALID
-    assert problem["message"].startswith("Step 0: ")
-    assert problem["message"] != "Step 0: 'service'"
+    (problem,) = analyse_definition(
+        ["upper", {"input": {"message": "message"}}], inputs=[field("message")]
+    ).problems
+    assert problem == {
+        "code": INVALID,
+        "message": 'A step object names its service: {"service": name, ...}.',
+        "place": "services[1]",
+    }
 
 
 @pytest.mark.parametrize(
-    ("steps", "operations"),
+    ("steps", "operations", "place", "message"),
     [
-        ([{"service": "upper", "input": {"message": "a..b"}}], []),
-        (["upper"], [{"set": {"x": "a..b"}}]),
+        (
+            [{"service": "upper", "input": {"message": "a..b"}}],
+            [],
+            "services[0]",
+            "'a..b' has an empty name; write 'a.b', not 'a..b' or '.a'.",
+        ),
+        (
+            ["upper"],
+            [{"set": {"x": "a..b"}}],
+            "operations[0]",
+            "Operation 0: 'a..b' has an empty name; write 'a.b', not 'a..b' or '.a'.",
+        ),
     ],
 )
-def test_a_malformed_path_is_an_invalid_definition(steps, operations):
-    analysis = check(steps, inputs=[field("message")], operations=operations)
-    assert [problem["code"] for problem in analysis.problems] == [INVALID]
+def test_a_malformed_path_is_an_invalid_definition(steps, operations, place, message):
+    analysis = analyse_definition(steps, inputs=[field("message")], operations=operations)
+    assert analysis.problems == [{"code": INVALID, "message": message, "place": place}]
 
 
-def test_operations_after_an_invalid_step_are_still_applied():
-    analysis = check(
-        [{"input": {}}, "half"],
-        operations=[{"set": {"n": 4}, "after": 0}],
-    )
-    assert [problem["code"] for problem in analysis.problems] == [INVALID]
+def test_a_broken_step_is_reported_before_a_broken_operation():
+    analysis = analyse_definition([{"input": {}}, "half"], operations=[{"pick": []}])
+    assert [(p["code"], p["place"]) for p in analysis.problems] == [(INVALID, "services[0]")]
+
+
+def test_service_names_lists_the_service_of_each_entry_in_order():
+    entries = ["upper", {"service": "counter", "input": {"text": "message"}}, "upper"]
+    assert service_names(entries) == ["upper", "counter", "upper"]
+    assert service_names([]) == []
 
 
 # warnings
@@ -700,6 +732,21 @@ def test_a_literal_set_by_an_operation_is_named_in_a_type_mismatch():
         "Step 0 (half): input 'n' expects int, but 'n' is float (from operation 0)."
     )
     assert problem["origin"] == {"from": "operation", "operation": 0}
+
+
+def test_a_literal_set_after_a_path_in_the_same_operation_comes_from_the_operation():
+    analysis = check(
+        ["half"],
+        inputs=[field("message")],
+        outputs=[field("copy"), field("n", "int")],
+        operations=[{"set": {"copy": "message", "n": 4.5}, "after": "inputs"}],
+    )
+    (problem,) = analysis.problems
+    assert problem["message"] == (
+        "Step 0 (half): input 'n' expects int, but 'n' is float (from operation 0)."
+    )
+    assert problem["origin"] == {"from": "operation", "operation": 0}
+    assert analysis.lineage["outputs"]["copy"] == INPUT
 
 
 def test_a_set_from_a_path_passes_the_origin_on():
@@ -844,15 +891,10 @@ def test_describe(origin, words):
 
 def test_an_optional_step_output_feeding_a_required_input_is_a_warning():
     services = {
-        "maybe": {
-            "name": "maybe",
-            "inputs": [],
-            "outputs": [{"name": "n", "type": "int", "required": False}],
-        },
-        "needs": {"name": "needs", "inputs": [{"name": "n", "type": "int"}], "outputs": []},
+        "maybe": Service("maybe", "http://maybe/", outputs=(Field("n", "int", False),)),
+        "needs": Service("needs", "http://needs/", inputs=(Field("n", "int"),)),
     }
-    workflow = {"name": "w", "services": ["maybe", "needs"], "inputs": [], "outputs": []}
-    analysis = check_workflow(workflow, services)
+    analysis = check_workflow(Workflow("w", steps=(Call(0, "maybe"), Call(1, "needs"))), services)
     assert analysis.problems == []
     assert [warning["message"] for warning in analysis.warnings] == [
         "Step 1 (needs): input 'n' is required, but 'n' may be absent "

@@ -5,15 +5,16 @@ import copy
 import pytest
 
 from machinery.engine.operations import apply, evaluate
-from machinery.engine.paths import Missing
-from machinery.engine.plan import Literal, Operation, parse_operations
+from machinery.language.model import Literal, Operation
+from machinery.language.parse import parse_operations
+from machinery.language.paths import Missing
 
 DATA = {"message": "hi", "user": {"name": "Ada"}, "items": [{"id": 7}], "count": 2}
 
 
 def operation(definition: dict) -> Operation:
     """The operation a definition writes, as parse_operations reads it."""
-    (parsed,) = parse_operations([definition], 1)
+    ((_, parsed),) = parse_operations([definition], 1)
     return parsed
 
 

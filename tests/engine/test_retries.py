@@ -4,7 +4,8 @@ import pytest
 
 from machinery import states
 from machinery.engine.failures import StepFailed
-from machinery.engine.retries import RetryPolicy, call_with_retries
+from machinery.engine.retries import call_with_retries
+from machinery.language.model import RetryPolicy
 
 
 class Flaky:
@@ -72,8 +73,16 @@ def test_jitter_draws_between_zero_and_the_backoff():
 
 def test_retry_after_is_honoured_within_the_longest_delay():
     policy = RetryPolicy(interval=0.1, max_delay=10, jitter=False)
-    assert policy.delay(1, status(503, retry_after=4)) == 4
-    assert policy.delay(1, status(503, retry_after=60)) == 10
+    assert policy.delay(1) == 0.1
+    assert policy.delay(1, retry_after=4) == 4
+    assert policy.delay(1, retry_after=60) == 10
+    assert policy.delay(1, retry_after=0) == 0.1
+
+
+def test_a_retry_after_answered_by_the_service_sets_the_wait_between_attempts():
+    flaky = Flaky(status(503, retry_after=4), status(503))
+    _, sleeps = run(flaky, RetryPolicy(max_attempts=3, interval=0.5, max_delay=10, jitter=False))
+    assert sleeps == [4, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -134,3 +143,46 @@ def test_the_last_failure_is_raised_as_it_was():
     with pytest.raises(StepFailed) as raised:
         run(flaky, RetryPolicy(max_attempts=2, interval=0))
     assert raised.value is last
+
+
+@pytest.mark.parametrize(
+    ("kind", "status_code", "retried"),
+    [
+        (states.HTTP_STATUS, 503, True),
+        (states.HTTP_STATUS, 429, True),
+        (states.HTTP_STATUS, 500, False),
+        (states.TIMEOUT, None, True),
+        (states.CONNECTION_ERROR, None, True),
+        (states.INVALID_RESPONSE, 200, False),
+        (states.MISSING_INPUT, None, False),
+        (states.INTERRUPTED, None, False),
+    ],
+)
+def test_retries_tells_a_failure_kind_and_an_http_status_apart(kind, status_code, retried):
+    assert RetryPolicy().retries(kind, status_code) is retried
+
+
+@pytest.mark.parametrize("spec", [None, {}])
+def test_no_retry_spec_is_a_single_attempt(spec):
+    assert RetryPolicy.from_spec(spec) == RetryPolicy()
+    assert RetryPolicy.from_spec(spec).max_attempts == 1
+
+
+def test_from_spec_reads_every_setting_of_a_retry_object():
+    spec = {
+        "max_attempts": 4,
+        "interval": 0.5,
+        "backoff_rate": 3,
+        "max_delay": 8,
+        "jitter": False,
+        "on": ["timeout", 500],
+    }
+    assert RetryPolicy.from_spec(spec) == RetryPolicy(
+        max_attempts=4,
+        interval=0.5,
+        backoff_rate=3,
+        max_delay=8,
+        jitter=False,
+        on=frozenset({states.TIMEOUT, 500}),
+    )
+    assert RetryPolicy.from_spec({"max_attempts": 2}).on == RetryPolicy().on
