@@ -34,6 +34,8 @@ API_ENV = {
     "MACHINERY_ALLOWED_HOSTS": "",
 }
 MESSAGE = [{"name": "message", "type": "string"}]
+# What the fake service's `ok` answers: the message, and which request to its path this was.
+ANSWER = [*MESSAGE, {"name": "served", "type": "int", "required": False}]
 
 
 class FakeService:
@@ -127,7 +129,7 @@ class Machinery:
             "name": name,
             "address": address,
             "inputs": MESSAGE,
-            "outputs": MESSAGE if outputs is None else outputs,
+            "outputs": ANSWER if outputs is None else outputs,
             **settings,
         }
         registered = requests.post(f"{self.url}/s", json=service, timeout=10)
