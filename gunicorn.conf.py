@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 
+from machinery.logs import GunicornLogger, logging_config
 from machinery.store.embedded import EmbeddedStore
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
@@ -18,9 +19,11 @@ keepalive = 5
 # so that several Machinery servers can run on one host.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
-accesslog = "-"
-errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+# Every log line of the server, Machinery's and gunicorn's, is configured in machinery/logs.py:
+# plain text on the standard error, the access log on the standard output, secrets hidden.
+logconfig_dict = logging_config(loglevel)
+logger_class = GunicornLogger
 
 _embedded: EmbeddedStore | None = None
 
