@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 
+from machinery.body_deadline import BodyDeadline
 from machinery.logs import GunicornLogger, logging_config
 from machinery.store.embedded import EmbeddedStore
 
@@ -10,7 +11,10 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 # Workers mostly wait on services, so threads serve many events at once in each worker.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# Seconds a request's body may take to arrive after its headers (408 beyond): a client trickling
+# its body holds a thread this long at most (docs/deployment.md, "Slow clients").
+body_timeout = float(os.environ.get("GUNICORN_BODY_TIMEOUT", "10"))
 # A worker silent for this long is restarted (gthread workers answer while requests run).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
@@ -35,6 +39,11 @@ def on_starting(server):
         _embedded = EmbeddedStore(os.environ.get("MACHINERY_DATA_DIR", ".machinery"))
         os.environ["MONGO_URI"] = _embedded.start()
         server.log.warning("No MONGO_URI: using the embedded store in %s", _embedded.data_dir)
+
+
+def post_worker_init(worker):
+    """Bound the time each request's body may take to arrive."""
+    worker.wsgi = BodyDeadline(worker.wsgi, body_timeout)
 
 
 def on_exit(server):
