@@ -3,8 +3,10 @@
 #
 #   tests/newman/run-newman.sh [newman options...]
 #
-#   MACHINERY_URL  the API to test (default: base_url in the environment, http://127.0.0.1:5000)
-#   NEWMAN         the newman command to use (default: newman 6 through npx, fetched on demand)
+#   MACHINERY_URL      the API to test (default: base_url in the environment, http://127.0.0.1:5000)
+#   MACHINERY_API_KEY  a management key, sent as 'Authorization: Bearer <key>'; unset or empty
+#                      for an API with no keys configured
+#   NEWMAN             the newman command to use (default: newman 6 through npx, fetched on demand)
 #
 # The API and the three example services (examples/run-services.sh) must be running.
 # Extra arguments go to `newman run`, e.g. --reporters cli,junit.
@@ -27,6 +29,9 @@ fi
 args=(run "$collection" -e "$environment" --bail)
 if [[ -n "${MACHINERY_URL:-}" ]]; then
     args+=(--env-var "base_url=${MACHINERY_URL%/}")
+fi
+if [[ -n "${MACHINERY_API_KEY:-}" ]]; then
+    args+=(--env-var "api_key=${MACHINERY_API_KEY}")
 fi
 
 exec "${newman[@]}" "${args[@]}" "$@"
