@@ -57,10 +57,34 @@ class Tricklers:
                     sock.sendall(b" ")
                     if not select.select([sock], [], [], 0)[0]:
                         continue
-                    answer = sock.recv(4096)
+                    seconds = time.monotonic() - self.started
+                    answer = read_answer(sock)
                 except OSError as error:
-                    answer = repr(error).encode()
-                self.answers[number] = (time.monotonic() - self.started, answer)
+                    seconds, answer = time.monotonic() - self.started, repr(error).encode()
+                self.answers[number] = (seconds, answer)
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """An answer's head and as much of its body as arrives within a second of it."""
+    sock.settimeout(1.0)
+    answer = b""
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                None,
+            )
+            if length is not None and len(body) >= length:
+                break
+    except OSError:
+        pass  # closed or reset after the answer, or no more of it
+    return answer
 
 
 def healthcheck_seconds(url: str, timeout: float) -> float | None:
