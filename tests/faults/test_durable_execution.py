@@ -186,7 +186,7 @@ def test_a_non_idempotent_step_cut_off_fails_interrupted_and_a_redrive_finishes_
     machinery, fake, tag, workers
 ):
     flow = register_flow(
-        machinery, f"cut-{tag}", [fake.address("ok", tag, delay=3)], idempotent=False
+        machinery, f"cut-{tag}", [fake.address("ok", tag, delay=1.5)], idempotent=False
     )
     event_id = send_async(requests.Session(), machinery, flow, "once")
     doomed = workers(1)
