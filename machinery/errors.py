@@ -20,7 +20,7 @@ class MachineryError(Exception):
 
 
 class InvalidJSON(MachineryError):
-    """A request body that is not JSON Machinery accepts (see datatypes.parse_json); it is
+    """A request body that is not JSON Machinery accepts (see strict_json.parse_json); it is
     refused whole, never read in part."""
 
     status = 400

@@ -5,9 +5,9 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
-from machinery.datatypes import TYPES, canonical_type
 from machinery.engine.addresses import RefusedAddress
 from machinery.language.parse import DefinitionError, parse_call, parse_operations
+from machinery.language.types import TYPES, canonical_type
 
 NAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."

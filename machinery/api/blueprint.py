@@ -8,12 +8,12 @@ from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from machinery.datatypes import parse_json
 from machinery.errors import InvalidData, InvalidJSON
+from machinery.strict_json import parse_json
 
 
 class StrictJSONParser(FlaskParser):
-    """webargs' Flask parser, reading a body as JSON Machinery can store (datatypes.parse_json),
+    """webargs' Flask parser, reading a body as JSON Machinery can store (strict_json.parse_json),
     and as one JSON object, or refusing it whole."""
 
     def load_json(self, req, schema):

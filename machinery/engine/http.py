@@ -25,7 +25,6 @@ from urllib3.exceptions import (
 from urllib3.util import Retry
 
 from machinery import states
-from machinery.datatypes import parse_json
 from machinery.engine.addresses import (
     AddressPolicy,
     IPAddress,
@@ -35,6 +34,7 @@ from machinery.engine.addresses import (
 )
 from machinery.engine.executor import CallOptions
 from machinery.engine.failures import StepFailed
+from machinery.strict_json import parse_json
 
 _RETRY_AFTER = Retry(0)
 _CHUNK = 64 * 1024

@@ -6,7 +6,7 @@ import time
 import pytest
 from factories import field, register_example, service, workflow
 
-from machinery.datatypes import MAX_DEPTH
+from machinery.strict_json import MAX_DEPTH
 
 # Every route that reads a body, at a path that exists once the example is registered.
 BODY_ROUTES = [

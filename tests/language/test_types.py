@@ -166,3 +166,16 @@ def test_check_fields_accepts_no_fields_and_no_data():
 )
 def test_check_fields_reports_a_wrong_type(type_name, value, message):
     assert check_fields((Field("value", type_name),), {"value": value}) == {"value": [message]}
+
+
+def test_every_alias_names_a_known_type():
+    assert set(ALIASES.values()) <= set(TYPES)
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_none_fits_nothing(type_name):
+    assert not matches(type_name, None)
+
+
+def test_type_of_falls_back_to_the_python_name():
+    assert type_of((1, 2)) == "tuple"
