@@ -4,11 +4,12 @@ import logging
 
 from flask import Flask
 
-from machinery import __version__, auth, store
+from machinery import __version__, auth
 from machinery.api import register_api
+from machinery.api.context import init_store
+from machinery.api.errors import register_error_handlers
 from machinery.config import OPENAPI, settings_or_exit
 from machinery.engine.addresses import AddressPolicy
-from machinery.errors import register_error_handlers
 from machinery.runtime import build_runtime
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
     policy = AddressPolicy(app.config["ALLOWED_HOSTS"], app.config["DENIED_NETWORKS"])
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     if with_store:
-        store.init_app(app)
+        init_store(app)
         app.extensions["machinery.runtime"] = build_runtime(
             app.config, app.extensions["machinery.store"], policy
         )

@@ -6,6 +6,7 @@ from flask import current_app, request, url_for
 
 from machinery import states
 from machinery.api.blueprint import Blueprint
+from machinery.api.context import runtime, store
 from machinery.api.paging import page, page_size
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
@@ -28,7 +29,6 @@ from machinery.schemas import (
     WaitArgs,
     page_of,
 )
-from machinery.store import store
 
 blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent through workflows.")
 
@@ -107,10 +107,6 @@ def redrive(ref):
     """Run a failed or cancelled event again from the step that did not complete."""
     event = redrive_event(runtime(), ref)
     return event, 202, {"Location": url_for("events.get_event", ref=event["id"])}
-
-
-def runtime():
-    return current_app.extensions["machinery.runtime"]
 
 
 def run(ref: str, body: dict, headers: dict, args: dict):

@@ -3,8 +3,8 @@
 from marshmallow import Schema, fields
 
 from machinery.api.blueprint import Blueprint
+from machinery.api.context import store
 from machinery.schemas import ErrorOut
-from machinery.store import store
 
 
 class Readiness(Schema):

@@ -1,6 +1,7 @@
 """/s: register, read, replace and remove services."""
 
 from machinery.api.blueprint import Blueprint
+from machinery.api.context import store
 from machinery.api.paging import page, page_size
 from machinery.contracts import require_compatible, service_impact
 from machinery.errors import Conflict, InvalidData
@@ -16,7 +17,6 @@ from machinery.schemas import (
     VersionOut,
     page_of,
 )
-from machinery.store import store
 
 blp = Blueprint("services", __name__, url_prefix="/s", description="The microservices to call.")
 

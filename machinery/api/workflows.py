@@ -1,8 +1,7 @@
 """/w: compose registered services into workflows, checked for data flow when saved."""
 
-from flask import current_app
-
 from machinery.api.blueprint import Blueprint
+from machinery.api.context import runtime, store
 from machinery.api.paging import page, page_size
 from machinery.api.services import check_name
 from machinery.contracts import analyse, check_definition, service_names
@@ -22,7 +21,6 @@ from machinery.schemas import (
     WorkflowSaved,
     page_of,
 )
-from machinery.store import store
 
 blp = Blueprint("workflows", __name__, url_prefix="/w", description="Ordered services to call.")
 
@@ -124,7 +122,3 @@ def dry_run_workflow(request, ref):
 def dry_run_definition(request):
     """Walk a workflow definition that is not saved, without calling any service."""
     return dry_run(runtime(), request["workflow"], request.get("data"), request["samples"])
-
-
-def runtime():
-    return current_app.extensions["machinery.runtime"]

@@ -1,13 +1,8 @@
 """MongoDB storage: the connection, the indexes and one repository per collection."""
 
-import logging
-
-from flask import Flask, current_app
 from pymongo import MongoClient
-from pymongo.errors import ConnectionFailure, PyMongoError
 
 from machinery.config import Settings
-from machinery.errors import StoreUnavailable, error_body
 from machinery.store.connection import MongoConnection
 from machinery.store.embedded import EmbeddedStore
 from machinery.store.events import EventRepository
@@ -15,9 +10,7 @@ from machinery.store.indexes import ensure_indexes
 from machinery.store.services import ServiceRepository
 from machinery.store.workflows import WorkflowRepository
 
-log = logging.getLogger(__name__)
-
-__all__ = ["Store", "store", "open_store", "init_app", "ensure_indexes"]
+__all__ = ["Store", "open_store", "ensure_indexes"]
 
 
 class Store:
@@ -76,38 +69,3 @@ def open_store(settings: Settings, *, create: bool = True, client_factory=MongoC
         uri = embedded.start(create=create)
     connection = MongoConnection(uri, settings.mongo_db, settings.mongo_timeout_ms, client_factory)
     return Store(connection, embedded)
-
-
-def init_app(app: Flask) -> Store:
-    """Connect the app to MongoDB (or the embedded store) and make sure the indexes exist."""
-    settings = Settings(
-        mongo_uri=app.config["MONGO_URI"],
-        mongo_db=app.config["MONGO_DB"],
-        mongo_timeout_ms=app.config["MONGO_TIMEOUT_MS"],
-        data_dir=app.config["DATA_DIR"],
-    )
-    factory = app.config.get("MONGO_CLIENT_FACTORY") or MongoClient
-    opened = open_store(settings, client_factory=factory)
-    app.extensions["machinery.store"] = opened
-    if opened.embedded is not None:
-        app.extensions["machinery.embedded_store"] = opened.embedded
-    app.register_error_handler(ConnectionFailure, _unavailable)
-    try:
-        opened.ensure_indexes()
-    except PyMongoError as error:
-        log.warning("Could not create the indexes now (%s); run `machinery-cli init-db`.", error)
-    return opened
-
-
-def store() -> Store:
-    """The current app's store."""
-    return current_app.extensions["machinery.store"]
-
-
-def _unavailable(error: ConnectionFailure):
-    log.warning("MongoDB is unavailable: %s", error)
-    failure = StoreUnavailable("The database is unavailable; try again shortly.")
-    response = current_app.json.response(error_body(failure.status, failure.message))
-    response.status_code = failure.status
-    response.headers["Retry-After"] = "5"
-    return response
