@@ -22,7 +22,8 @@ class Catalog:
 
     def workflow(self, document: dict) -> Workflow:
         """The model of a stored workflow document (the current one, or a version)."""
-        return self._remember(("w", document["id"], document.get("version")), document, _workflow)
+        key = ("w", document["id"], document.get("version"))
+        return self._remember(key, document, parse_workflow)
 
     @staticmethod
     def parse_unsaved(document: dict) -> Workflow:
@@ -30,7 +31,8 @@ class Catalog:
         return parse_workflow(document)
 
     def service(self, document: dict) -> Service:
-        return self._remember(("s", document["id"], document.get("version")), document, _service)
+        key = ("s", document["id"], document.get("version"))
+        return self._remember(key, document, parse_service)
 
     def for_event(self, event: dict) -> tuple[Workflow, dict[str, Service]]:
         """The workflow and services an event runs: the versions pinned when it was accepted."""
@@ -70,14 +72,6 @@ class Catalog:
                 while len(self._parsed) > self._size:
                     self._parsed.popitem(last=False)
         return value
-
-
-def _workflow(document: Mapping) -> Workflow:
-    return parse_workflow(document)
-
-
-def _service(document: Mapping) -> Service:
-    return parse_service(document)
 
 
 def pins(services: Mapping[str, dict]) -> list[dict]:

@@ -6,7 +6,7 @@ which one on the standard error; the others open none.
 
 import contextlib
 import json
-import logging
+import logging.config
 import os
 import re
 from pathlib import Path
@@ -74,13 +74,11 @@ def interrupt_stale(older_than):
 def worker(concurrency):
     """Run events: claim queued events, and those whose process died, and drive them to their
     end. Stops on SIGTERM, giving events back between two steps."""
+    from machinery.logs import logging_config
     from machinery.runtime import build_runtime
     from machinery.worker import serve
 
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "info").upper(),
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "info")))
     store = open_database(create=True)
     settings = Settings.from_environment()
     with database_errors():

@@ -16,9 +16,16 @@ from machinery import states
 from machinery.catalog import pins
 from machinery.contracts import check_definition, services_for
 from machinery.engine import dry_run as dry_runs
-from machinery.engine.executor import Listener, Listeners, RunState, advance, failure_message
+from machinery.engine.executor import (
+    Listener,
+    Listeners,
+    RunState,
+    advance,
+    failure_message,
+    next_call,
+)
 from machinery.errors import Conflict, InvalidData
-from machinery.language.model import Call
+from machinery.language.model import Workflow
 from machinery.language.types import check_fields
 from machinery.runtime import Runtime
 
@@ -123,24 +130,17 @@ def drive(runtime: Runtime, event: dict, definitions=None, cut_off: bool = False
     try:
         if event.get("cancel_requested"):
             return _cancel(runtime, recorder, state)
-        recorded = _recorded(runtime, event, workflow, state) if cut_off else None
-        state = advance(
-            workflow,
-            services,
-            state,
-            runtime.caller,
-            listener,
-            may_have_been_sent=cut_off,
-            recorded=recorded,
-            **options,
-        )
+        # What is known of the call at the cursor when the process running it died.
+        recorded = _recorded(runtime, event, workflow) if cut_off else None
+        first = {"may_have_been_sent": cut_off, "recorded": recorded}
         while not state.finished:
             if recorder.cancel_requested:
                 return _cancel(runtime, recorder, state)
             if runtime.stopping.is_set():
                 runtime.store.events.release(event_id, recorder.fence)
                 return None
-            state = advance(workflow, services, state, runtime.caller, listener, **options)
+            state = advance(workflow, services, state, runtime.caller, listener, **first, **options)
+            first = {}
     except LeaseLost:
         return None
     finally:
@@ -258,16 +258,12 @@ def dry_run(runtime: Runtime, workflow: dict, data: dict | None, samples: dict) 
     }
 
 
-def _recorded(runtime: Runtime, event: dict, workflow, state: RunState) -> dict | None:
-    """The record of the step at the cursor, if the process that died had kept it."""
-    steps = workflow.steps
-    cursor = state.cursor
-    while cursor < len(steps) and not isinstance(steps[cursor], Call):
-        cursor += 1
-    if cursor == len(steps):
+def _recorded(runtime: Runtime, event: dict, workflow: Workflow) -> dict | None:
+    """The record of the call at the cursor, if a process that died after making it kept it."""
+    call = next_call(workflow, event.get("cursor", 0))
+    if call is None:
         return None
-    index = steps[cursor].index
-    return runtime.store.events.recorded_step(event["id"], event.get("run", 0), index)
+    return runtime.store.events.recorded_step(event["id"], event.get("run", 0), call.index)
 
 
 def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict | None:

@@ -8,6 +8,7 @@ from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
 from machinery.api.paging import page, page_size
+from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
     Submission,
@@ -150,8 +151,6 @@ def prefers_async(headers) -> bool:
 
 def check_callback_url(url: str) -> None:
     """Refuse a webhook address the address policy would never let Machinery call."""
-    from machinery.engine.addresses import RefusedAddress
-
     if not url.startswith(("http://", "https://")) or len(url) > 2048:
         raise InvalidData(
             "callback_url is an http(s) URL.", errors={"callback_url": ["Not an http(s) URL."]}

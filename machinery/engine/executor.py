@@ -39,6 +39,7 @@ __all__ = [
     "StepFailed",
     "advance",
     "contract_violations",
+    "next_call",
     "run_to_end",
     "start",
 ]
@@ -184,15 +185,23 @@ def run_to_end(
     state: RunState,
     caller: Caller,
     listener: Listener,
+    *,
+    may_have_been_sent: bool = False,
+    recorded: dict | None = None,
     **options,
 ) -> RunState:
-    """Advance until the event ends (the loop a synchronous event or a dry run is)."""
-    state = advance(workflow, services, state, caller, listener, **options)
-    options.pop("may_have_been_sent", None)
-    options.pop("recorded", None)
+    """Advance until the event ends (the loop a dry run is); what is said of the call at the
+    cursor (`may_have_been_sent`, `recorded`) holds for the first advance only."""
+    first = {"may_have_been_sent": may_have_been_sent, "recorded": recorded}
     while not state.finished:
-        state = advance(workflow, services, state, caller, listener, **options)
+        state = advance(workflow, services, state, caller, listener, **first, **options)
+        first = {}
     return state
+
+
+def next_call(workflow: Workflow, cursor: int) -> Call | None:
+    """The call the event at this cursor makes next (None: none is left)."""
+    return next((node for node in workflow.steps[cursor:] if isinstance(node, Call)), None)
 
 
 def request_headers(event_id: str, index: int) -> dict[str, str]:
