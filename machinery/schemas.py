@@ -328,8 +328,15 @@ class EventSubmission(Schema):
     )
 
 
+class QueryBoolean(fields.Boolean):
+    """true or false, as a query string spells them."""
+
+    truthy = frozenset({"true"})
+    falsy = frozenset({"false"})
+
+
 class AsyncArgs(Schema):
-    async_ = JsonBoolean(
+    async_ = QueryBoolean(
         data_key="async",
         attribute="async",
         metadata={"description": "Answer 202 at once; a worker runs the event"},

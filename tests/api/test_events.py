@@ -281,3 +281,13 @@ def test_bad_call_settings_are_422(client, change):
     response = client.post("/s", json={**service(), **change})
     assert response.status_code == 422
     assert set(change) <= set(response.json["errors"])
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("?async=true", 202), ("?async=false", 201), ("?async=1", 422), ("?async=yes", 422)],
+)
+def test_async_in_the_query_is_true_or_false(client, services, query, status):
+    register_example(client, services)
+    response = client.post(f"/e/process-text{query}", json={"message": "hi"})
+    assert response.status_code == status, response.json
