@@ -105,8 +105,11 @@ class NxServer:
 class Machinery:
     """Machinery under gunicorn, and the few calls the fault tests make to it."""
 
-    def __init__(self, logs: Path, mongo_uri: str, name: str = "api", **env):
-        self.db_name = f"faults_{uuid.uuid4().hex[:8]}"
+    def __init__(
+        self, logs: Path, mongo_uri: str, name: str = "api", db_name: str | None = None, **env
+    ):
+        """db_name: another API's database, to run beside it (a new one by default)."""
+        self.db_name = db_name or f"faults_{uuid.uuid4().hex[:8]}"
         settings = {**API_ENV, "MONGO_URI": mongo_uri, "MONGO_DB": self.db_name}
         port = free_port()
         settings.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **env)

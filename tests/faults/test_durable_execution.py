@@ -309,3 +309,42 @@ def test_redrive_runs_a_failed_event_from_the_step_that_failed(machinery, fake, 
     assert final["redrives"][0]["step"] == 1
     not_again = requests.post(f"{machinery.url}/e/{event_id}/redrive", timeout=10)
     assert not_again.status_code == 409
+
+
+def test_two_api_processes_and_three_workers_share_one_database(
+    fault_logs, nx, machinery, fake, tag, workers
+):
+    """The production topology on one machine: stateless API processes and workers."""
+    second = Machinery(fault_logs, nx.uri, name=f"api2-{tag}", db_name=machinery.db_name)
+    try:
+        steps = [fake.address("ok", f"{tag}-a"), fake.address("ok", f"{tag}-b")]
+        flow = register_flow(machinery, f"scale-{tag}", steps)
+        for _ in range(3):
+            workers(2)
+        apis = [machinery, second]
+        local = threading.local()
+
+        def send(number: int) -> tuple[str, int]:
+            if not hasattr(local, "session"):
+                local.session = requests.Session()
+            api = apis[number % 2]
+            body = {"message": f"m{number}"}
+            if number % 5 == 0:  # some synchronous, through either API
+                response = local.session.post(f"{api.url}/e/{flow}", json=body, timeout=30)
+                assert response.status_code == 201, response.text
+                return response.json()["event_id"], 201
+            return send_async(local.session, api, flow, body["message"]), 202
+
+        with ThreadPoolExecutor(8) as pool:
+            sent = list(pool.map(send, range(200)))
+
+        def all_succeeded():
+            """all 200 events succeeded"""
+            return statuses(second, flow)["succeeded"] == 200
+
+        wait_for(all_succeeded, timeout=120, pause=0.5)
+        for step in "ab":
+            keys = seen(fake, "ok", f"{tag}-{step}", "idempotency_keys")
+            assert sorted(keys) == sorted(f"{event_id}-{'ab'.index(step)}" for event_id, _ in sent)
+    finally:
+        second.stop()
