@@ -51,7 +51,12 @@ class EventRecorder(Listener):
         if state.finished:
             return
         saved = events.checkpoint(
-            self.event_id, self.fence, state.cursor, state.running, self.runtime.lease_s
+            self.event_id,
+            self.fence,
+            state.cursor,
+            state.running,
+            self.runtime.lease_s,
+            current_step=record["index"] + 1,  # steps run in the order of their indexes
         )
         if saved is None:
             raise LeaseLost(self.event_id)

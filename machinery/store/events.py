@@ -74,6 +74,7 @@ class EventRepository:
             "outputs": None,
             "error": None,
             "cursor": 0,
+            "current_step": 0,
             "running": data,
             "run": 0,
             "redrives": [],
@@ -146,10 +147,17 @@ class EventRepository:
         return result.matched_count
 
     def checkpoint(
-        self, event_id: str, fence: int, cursor: int, running: dict, lease_s: float
+        self,
+        event_id: str,
+        fence: int,
+        cursor: int,
+        running: dict,
+        lease_s: float,
+        current_step: int | None = None,
     ) -> dict | None:
-        """Save the run state after a step (renewing the lease): the event's `cancel_requested`
-        then, or None when the lease was lost (another process holds the event now)."""
+        """Save the run state after a step (renewing the lease), and the step that runs next:
+        the event's `cancel_requested` then, or None when the lease was lost (another process
+        holds the event now)."""
         return _durably(
             lambda: self.collection.find_one_and_update(
                 {"_id": ObjectId(event_id), "fence": fence},
@@ -157,6 +165,7 @@ class EventRepository:
                     "$set": {
                         "cursor": cursor,
                         "running": running,
+                        "current_step": current_step,
                         "lease_until": time.time() + lease_s,
                     }
                 },
@@ -194,6 +203,7 @@ class EventRepository:
             "error": error,
             "lease_owner": None,
             "lease_until": 0.0,
+            "current_step": None,
         }
         if cursor is not None:
             fields.update(cursor=cursor, running=running)
@@ -274,6 +284,7 @@ class EventRepository:
                     "outputs": None,
                     "finished_at": None,
                     "cancel_requested": False,
+                    "current_step": error.get("step"),
                     "redrives": [*event.get("redrives", []), redrive],
                 },
                 "$inc": {"run": 1},

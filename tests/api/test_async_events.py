@@ -34,12 +34,14 @@ def test_an_asynchronous_event_is_stored_and_answered_before_any_call(
     assert response.status_code == 202, response.json
     event = response.json
     assert event["status"] == "queued"
+    assert event["current_step"] == 0
     assert response.headers["Location"] == f"/e/{event['event_id']}"
     assert services.calls == []
     assert worker.run_once()
     finished = client.get(f"/e/{event['event_id']}").json
     assert finished["status"] == "succeeded"
     assert finished["outputs"] == SEED_OUTPUTS
+    assert finished["current_step"] is None
     assert not worker.run_once()  # nothing left to claim
 
 
@@ -106,6 +108,7 @@ def test_a_redrive_runs_from_the_step_that_failed_keeping_the_others(
     assert redriven.status_code == 202
     assert redriven.headers["Location"] == f"/e/{event_id}"
     assert redriven.json["redrives"][0]["step"] == 2
+    assert redriven.json["current_step"] == 2
     assert worker.run_once()
     event = client.get(f"/e/{event_id}").json
     assert event["status"] == "succeeded"
@@ -146,3 +149,18 @@ def test_run_options_that_are_wrong_are_a_422_naming_them(client, example, optio
     response = client.post("/e/process-text", json=body)
     assert response.status_code == 422, response.json
     assert field in response.json["errors"]
+
+
+def test_a_running_event_shows_the_step_it_is_at(client, services, example):
+    seen = {}
+
+    def reverse_and_look(payload):
+        event_id = services.options[-1].headers["X-Machinery-Event-Id"]
+        seen["while_reversing"] = client.get(f"/e/{event_id}").json
+        return {"message": payload["message"][::-1]}
+
+    services.answer("http://reverse.example:5000/event", reverse_and_look)
+    client.post("/e/process-text", json={"message": SEED_MESSAGE})
+    assert seen["while_reversing"]["status"] == "running"
+    assert seen["while_reversing"]["current_step"] == 1
+    assert [step["index"] for step in seen["while_reversing"]["steps"]] == [0]
