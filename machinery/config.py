@@ -9,7 +9,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from machinery.engine.addresses import AddressPolicy
 
@@ -24,7 +24,15 @@ MAX_PAGE = 1_000_000
 EXIT_BAD_SETTINGS = 3
 
 # Settings whose values are never shown, in an error or anywhere else.
-SECRET_VARIABLES = frozenset({"MACHINERY_MANAGEMENT_KEYS", "MACHINERY_CONSUMER_KEYS"})
+SECRET_VARIABLES = frozenset(
+    {"MACHINERY_MANAGEMENT_KEYS", "MACHINERY_CONSUMER_KEYS", "MACHINERY_WEBHOOK_SECRETS"}
+)
+
+# Webhooks: how long a delivery is tried by default, and the longest a deployment may ask for.
+WEBHOOK_DEADLINE_S = 24 * 3600.0
+MAX_WEBHOOK_DEADLINE_S = 7 * 24 * 3600.0
+# The shortest webhook secret accepted: HMAC keys are guessed offline from any signed delivery.
+MIN_WEBHOOK_SECRET = 16
 
 _DIGEST_PREFIX = "sha256:"
 
@@ -71,6 +79,11 @@ class Settings:
     # Threads of a worker process (`machinery-cli worker`), and its longest wait between polls.
     worker_concurrency: int = 4
     worker_poll_s: float = 0.5
+    # Webhooks (see machinery/signatures.py): the secrets signing them, several while rotating
+    # (never shown); how long a delivery is tried; the wait before its first retry (it doubles).
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    webhook_deadline_s: float = WEBHOOK_DEADLINE_S
+    webhook_retry_s: float = 5.0
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -78,7 +91,7 @@ class Settings:
 
         Raises SettingsError naming every variable that is not what it should be.
         """
-        defaults = {field.name: field.default for field in fields(cls)}
+        defaults = {item.name: item.default for item in fields(cls)}
         values, problems = {}, []
         for name, variable, read in _VARIABLES:
             text = environ.get(variable, "").strip()
@@ -116,6 +129,9 @@ class Settings:
             "MANAGEMENT_KEYS": list(self.management_keys),
             "CONSUMER_KEYS": list(self.consumer_keys),
             "LEASE_S": self.lease_s,
+            "WEBHOOK_SECRETS": list(self.webhook_secrets),
+            "WEBHOOK_DEADLINE_S": self.webhook_deadline_s,
+            "WEBHOOK_RETRY_S": self.webhook_retry_s,
         }
 
 
@@ -201,8 +217,10 @@ def _whole_number(high: int | None = None) -> Callable[[str, str], int]:
     return read
 
 
-def _seconds(allow_zero: bool) -> Callable[[str, str], float]:
+def _seconds(allow_zero: bool, high: float | None = None) -> Callable[[str, str], float]:
     expected = "a number of seconds" + (" (0 or more)" if allow_zero else " greater than 0")
+    if high is not None:
+        expected += f", at most {high:g}"
 
     def read(text: str, variable: str) -> float:
         try:
@@ -210,6 +228,8 @@ def _seconds(allow_zero: bool) -> Callable[[str, str], float]:
         except ValueError:
             raise ValueError(expected) from None
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise ValueError(expected)
+        if high is not None and value > high:
             raise ValueError(expected)
         return value
 
@@ -258,6 +278,17 @@ def _keys(text: str, variable: str) -> tuple[str, ...]:
     return tuple(comma_list(text))
 
 
+def _webhook_secrets(text: str, variable: str) -> tuple[str, ...]:
+    secrets = comma_list(text)
+    for position, secret in enumerate(secrets, start=1):
+        if len(secret) < MIN_WEBHOOK_SECRET or any(character.isspace() for character in secret):
+            raise ValueError(
+                f"comma-separated secrets of at least {MIN_WEBHOOK_SECRET} characters each, "
+                f"without spaces; entry {position} is not"
+            )
+    return tuple(secrets)
+
+
 _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("mongo_uri", "MONGO_URI", _mongo_uri),
     ("mongo_db", "MONGO_DB", _database_name),
@@ -279,6 +310,13 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("lease_s", "MACHINERY_LEASE_S", _seconds(allow_zero=False)),
     ("worker_concurrency", "MACHINERY_WORKER_CONCURRENCY", _whole_number(256)),
     ("worker_poll_s", "MACHINERY_WORKER_POLL_S", _seconds(allow_zero=False)),
+    ("webhook_secrets", "MACHINERY_WEBHOOK_SECRETS", _webhook_secrets),
+    (
+        "webhook_deadline_s",
+        "MACHINERY_WEBHOOK_DEADLINE_S",
+        _seconds(allow_zero=False, high=MAX_WEBHOOK_DEADLINE_S),
+    ),
+    ("webhook_retry_s", "MACHINERY_WEBHOOK_RETRY_S", _seconds(allow_zero=False, high=3600)),
 )
 
 

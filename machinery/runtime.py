@@ -1,5 +1,6 @@
 """What runs events, built without the web stack: the store, the outbound caller with its
-address policy, the catalog of parsed definitions, the leases, the listeners and the limits.
+address policy, the catalog of parsed definitions, the leases, the listeners, the limits, and
+how webhooks are delivered.
 
 The API builds one per process (create_app); a worker builds the same, and imports no Flask.
 """
@@ -10,11 +11,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from machinery.catalog import Catalog
+from machinery.config import WEBHOOK_DEADLINE_S
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
 from machinery.leases import LeaseKeeper
 from machinery.store import Store
+
+# post(address, body, headers) -> the 2xx status; raises StepFailed (see HttpCaller.post).
+Poster = Callable[[str, bytes, Mapping[str, str]], int]
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """How webhooks are delivered (see machinery/webhooks.py)."""
+
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # never shown
+    deadline_s: float = WEBHOOK_DEADLINE_S
+    retry_s: float = 5.0
+    # How long a claimed delivery is held: longer than one attempt may take (connect, headers,
+    # body), so that no other worker sends it meanwhile; after it, a worker that died is replaced.
+    lease_s: float = 75.0
 
 
 @dataclass
@@ -32,6 +49,9 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     # Called when an event is queued: wakes the workers of this process at once.
     wake_workers: Callable[[], None] | None = None
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # How webhooks are POSTed: the caller's, with its address guard and timeouts.
+    post: Poster | None = None
 
     def notify_workers(self) -> None:
         if self.wake_workers is not None:
@@ -48,6 +68,12 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         max_response_bytes=config["MAX_RESPONSE_BYTES"],
     )
     lease_s = config.get("LEASE_S", 30.0)
+    webhooks = WebhookPolicy(
+        secrets=tuple(config.get("WEBHOOK_SECRETS", ())),
+        deadline_s=config.get("WEBHOOK_DEADLINE_S", WEBHOOK_DEADLINE_S),
+        retry_s=config.get("WEBHOOK_RETRY_S", 5.0),
+        lease_s=config["CONNECT_TIMEOUT"] + 2 * config["READ_TIMEOUT"] + 10.0,
+    )
     return Runtime(
         store=store,
         caller=caller,
@@ -56,4 +82,6 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         leases=LeaseKeeper(store, lease_s),
         lease_s=lease_s,
         idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
+        webhooks=webhooks,
+        post=caller.post,
     )

@@ -1,5 +1,7 @@
 """What comes in and what goes out: the marshmallow schemas of services, workflows and events."""
 
+from datetime import UTC, datetime
+
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -8,6 +10,7 @@ from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.engine.addresses import RefusedAddress
 from machinery.language.parse import DefinitionError, parse_call, parse_operations
 from machinery.language.types import TYPES, canonical_type
+from machinery.store.webhooks import DELIVERY_STATES
 
 NAME = validate.Regexp(
     r"^[A-Za-z0-9._-]{1,64}$", error="Use 1 to 64 letters, digits, '-', '_' or '.'."
@@ -360,6 +363,39 @@ class StepFailureOut(Schema):
     message = fields.String()
 
 
+class EpochTime(fields.DateTime):
+    """A time kept as seconds since the epoch, shown as an ISO 8601 date-time (0: null)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if not value:
+            return None
+        return super()._serialize(datetime.fromtimestamp(value, UTC), attr, obj, **kwargs)
+
+
+class WebhookAttemptOut(Schema):
+    attempt = fields.Integer()
+    at = fields.DateTime()
+    duration_ms = fields.Float()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "null: no answer"})
+    error_kind = fields.String(metadata={"enum": list(states.FAILURE_KINDS)})
+    error = fields.String()
+
+
+class WebhookOut(Schema):
+    status = fields.String(
+        metadata={
+            "enum": list(DELIVERY_STATES),
+            "description": "pending: to be sent when the event ends, or to be tried again",
+        }
+    )
+    attempts = fields.List(fields.Nested(WebhookAttemptOut))
+    next_at = EpochTime(
+        allow_none=True,
+        metadata={"description": "When it is tried next (null: as soon as the event ends)"},
+    )
+    deadline = EpochTime(metadata={"description": "The last time it is tried"})
+
+
 class EventOut(Schema):
     event_id = fields.String(attribute="id")
     workflow_id = fields.String()
@@ -378,6 +414,9 @@ class EventOut(Schema):
     redrives = fields.List(fields.Dict(), metadata={"description": "Each redrive, oldest first"})
     cancel_requested = fields.Boolean()
     callback_url = fields.String()
+    webhook = fields.Nested(
+        WebhookOut, metadata={"description": "The delivery of the event's end to callback_url"}
+    )
 
 
 class AttemptOut(Schema):

@@ -7,6 +7,9 @@ where MongoDB is a replica set, a change stream on the events wakes it as soon a
 queued. On SIGTERM it claims nothing more, gives each event back between two steps (the step in
 flight finishes or times out), and exits.
 
+Beside them a thread delivers webhooks (see webhooks.py): it claims due deliveries one at a time,
+polling as the claiming threads do; a worker with no webhook secret delivers none.
+
 Imports no web stack: a worker is the runtime and this loop.
 """
 
@@ -20,6 +23,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from machinery import states
 from machinery.orchestrator import drive
 from machinery.runtime import Runtime
+from machinery.webhooks import deliver_next
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,11 @@ class Worker:
             for n in range(self.concurrency)
         ]
         threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
+        if self.delivers_webhooks:
+            deliver = threading.Thread(target=self._deliver_forever, name="worker-webhooks")
+            threads.append(deliver)
+        else:
+            log.info("No MACHINERY_WEBHOOK_SECRETS: this worker delivers no webhooks")
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -93,6 +102,32 @@ class Worker:
                     self._queued -= 1
                     continue
                 self._wake.wait(pause)
+            pause = min(pause * 2, self.poll_max_s)
+
+    @property
+    def delivers_webhooks(self) -> bool:
+        return bool(self.runtime.webhooks.secrets) and self.runtime.post is not None
+
+    def deliver_once(self) -> bool:
+        """Make one attempt at the webhook delivery due longest; whether one was due."""
+        return deliver_next(self.runtime)
+
+    def _deliver_forever(self) -> None:
+        pause = self.poll_min_s
+        stopping = self.runtime.stopping
+        while not stopping.is_set():
+            try:
+                delivered = self.deliver_once()
+            except PyMongoError as error:
+                log.warning("Could not deliver webhooks: %s", error)
+                delivered = False
+            except Exception:  # noqa: BLE001 - the claim expires and the delivery is tried again
+                log.exception("A webhook could not be delivered")
+                delivered = False
+            if delivered:
+                pause = self.poll_min_s
+                continue
+            stopping.wait(pause)
             pause = min(pause * 2, self.poll_max_s)
 
     def _watch(self) -> None:

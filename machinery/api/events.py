@@ -150,10 +150,18 @@ def prefers_async(headers) -> bool:
 
 
 def check_callback_url(url: str) -> None:
-    """Refuse a webhook address the address policy would never let Machinery call."""
+    """Refuse a webhook address the address policy would never let Machinery call, and any
+    webhook where there is no secret to sign it with."""
     if not url.startswith(("http://", "https://")) or len(url) > 2048:
         raise InvalidData(
             "callback_url is an http(s) URL.", errors={"callback_url": ["Not an http(s) URL."]}
+        )
+    if not runtime().webhooks.secrets:
+        raise InvalidData(
+            "This deployment has no webhook secret, so it sends no webhooks: it would have no "
+            "way to sign them. Send the event without callback_url, or set "
+            "MACHINERY_WEBHOOK_SECRETS on Machinery's API and workers.",
+            errors={"callback_url": ["No webhook secret is configured."]},
         )
     try:
         current_app.extensions["machinery.addresses"].check_registration(url)

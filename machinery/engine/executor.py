@@ -272,6 +272,8 @@ def contract_violations(declared: tuple[Field, ...], answer: dict) -> list[str]:
 
 def failure_message(error: dict) -> str:
     """Why an event failed, in one sentence."""
+    if "step" not in error:  # cut off as a whole (interrupt-stale), not by one of its steps
+        return f"The event failed ({error['kind']}): {error['message']}"
     return f"Step {error['step']} ({error['service']}) failed: {error['message']}"
 
 

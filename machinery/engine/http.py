@@ -9,7 +9,7 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -69,18 +69,58 @@ class HttpCaller:
         """POST the payload to the address; return (status, JSON object) or raise StepFailed."""
         headers = {**_HEADERS, **(options.headers if options else {})}
         timeout = self._timeout_for(options)
+        response, body = self._post(address, json.dumps(payload).encode(), headers, timeout)
+        try:
+            answer = parse_json(body)
+        except ValueError as error:
+            raise StepFailed(
+                states.INVALID_RESPONSE,
+                f"answered a body that is not usable JSON ({_why(error)}): {_excerpt(body)}",
+                response.status,
+            ) from error
+        if not isinstance(answer, dict):
+            raise StepFailed(
+                states.INVALID_RESPONSE,
+                f"answered JSON that is not an object: {_excerpt(body)}",
+                response.status,
+            )
+        return response.status, answer
+
+    def post(self, address: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST a JSON body as it is (a webhook: its bytes are what was signed), through the same
+        address guard, timeouts and limits, following no redirect; return the 2xx status, or
+        raise StepFailed (kind http_status, with any Retry-After, for another status)."""
+        headers = {"Content-Type": "application/json", **headers}
+        response, _ = self._post(address, body, headers, self._timeout, read_accepted=False)
+        return response.status
+
+    def _post(
+        self,
+        address: str,
+        body: bytes,
+        headers: dict,
+        timeout: urllib3.Timeout,
+        read_accepted: bool = True,
+    ):
+        """(response, body) of a POST answered 2xx; StepFailed for anything else.
+        read_accepted=False: a 2xx status is all that is needed, its body is not read (b"")."""
         try:
             response = self._pools.request(
                 "POST",
                 address,
-                body=json.dumps(payload).encode(),
+                body=body,
                 headers=headers,
                 timeout=timeout,
                 retries=False,
                 redirect=False,  # a redirect would lead to an address nobody registered
                 preload_content=False,
             )
-            body = self._read(response, timeout.read_timeout)
+            if read_accepted or not 200 <= response.status < 300:
+                answer = self._read(response, timeout.read_timeout)
+            else:
+                answer = b""
+                response.close()  # the connection goes, rather than wait for a body
+                response.release_conn()
         except RefusedAddress as error:
             raise StepFailed(
                 states.REFUSED_ADDRESS, f"refused to call {address}: {error}", sent=False
@@ -104,25 +144,11 @@ class HttpCaller:
         if not 200 <= response.status < 300:
             raise StepFailed(
                 states.HTTP_STATUS,
-                f"answered HTTP {response.status}: {_excerpt(body)}",
+                f"answered HTTP {response.status}: {_excerpt(answer)}",
                 response.status,
                 retry_after=_retry_after(response),
             )
-        try:
-            answer = parse_json(body)
-        except ValueError as error:
-            raise StepFailed(
-                states.INVALID_RESPONSE,
-                f"answered a body that is not usable JSON ({_why(error)}): {_excerpt(body)}",
-                response.status,
-            ) from error
-        if not isinstance(answer, dict):
-            raise StepFailed(
-                states.INVALID_RESPONSE,
-                f"answered JSON that is not an object: {_excerpt(body)}",
-                response.status,
-            )
-        return response.status, answer
+        return response, answer
 
     def _timeout_for(self, options: CallOptions | None) -> urllib3.Timeout:
         if options is None or options.timeout is None:

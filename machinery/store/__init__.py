@@ -8,6 +8,7 @@ from machinery.store.embedded import EmbeddedStore
 from machinery.store.events import EventRepository
 from machinery.store.indexes import ensure_indexes
 from machinery.store.services import ServiceRepository
+from machinery.store.webhooks import WebhookDeliveries
 from machinery.store.workflows import WorkflowRepository
 
 __all__ = ["Store", "open_store", "ensure_indexes"]
@@ -35,6 +36,10 @@ class Store:
     def events(self) -> EventRepository:
         db = self.connection.db
         return EventRepository(db.events, db.steps)
+
+    @property
+    def webhooks(self) -> WebhookDeliveries:
+        return WebhookDeliveries(self.connection.db.events)
 
     def ping(self) -> None:
         """Raise ConnectionFailure unless the database answers."""

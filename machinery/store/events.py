@@ -30,6 +30,7 @@ from pymongo.errors import AutoReconnect, DuplicateKeyError
 from machinery import states
 from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
+from machinery.store.webhooks import armed_delivery
 
 # What listings and event answers leave out: the data and the run state are for GET /e/<id>.
 _SUMMARY = {"data": 0, "fingerprint": 0, "running": 0}
@@ -85,6 +86,7 @@ class EventRepository:
         }
         if callback_url is not None:
             document["callback_url"] = callback_url
+            document["webhook"] = armed_delivery()  # due once the end is stored
         if key is not None:
             document["idempotency_key"] = f"{workflow['id']}:{key}"
             document["fingerprint"] = fingerprint
@@ -286,6 +288,8 @@ class EventRepository:
                     "cancel_requested": False,
                     "current_step": error.get("step"),
                     "redrives": [*event.get("redrives", []), redrive],
+                    # Its next end is sent too (a delivery still pending is for that end now).
+                    **({"webhook": armed_delivery()} if event.get("callback_url") else {}),
                 },
                 "$inc": {"run": 1},
             },

@@ -21,6 +21,8 @@ INDEXES = {
         ([("status", ASCENDING), ("acked_at", DESCENDING)], {}),
         # Claiming: the oldest queued event, or a running one whose lease has expired.
         ([("status", ASCENDING), ("lease_until", ASCENDING)], {}),
+        # Claiming a webhook delivery: a pending one due longest.
+        ([("webhook.status", ASCENDING), ("webhook.next_at", ASCENDING)], {}),
         # "<workflow id>:<Idempotency-Key>", only on events sent with one.
         ([("idempotency_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],

@@ -626,3 +626,61 @@ def test_the_whole_answer_must_arrive_within_the_read_timeout(server, caller):
     elapsed = time.monotonic() - started
     assert failure.kind == states.TIMEOUT
     assert elapsed < READ_TIMEOUT * 2 + 0.2  # headers, then the body, each within the timeout
+
+
+# post: a webhook's body, sent as it is (its bytes are what was signed); any 2xx delivers it.
+
+
+def test_post_sends_the_bytes_as_they_are_and_takes_any_2xx(server, caller):
+    body = b'{"event_id":"e1","status":"succeeded"}'
+    assert caller.post(server.url("/echo"), body, {"Machinery-Signature": "t=1,v1=ab"}) == 200
+    assert caller.post(server.url("/text"), body, {}) == 200  # not JSON: not read as an answer
+    assert caller.post(server.url("/created"), body, {}) == 201
+
+
+def test_post_takes_a_2xx_whatever_its_body(server):
+    small = HttpCaller(connect_timeout=0.5, read_timeout=READ_TIMEOUT, max_response_bytes=1000)
+    try:
+        assert small.post(server.url("/huge"), b"{}", {}) == 200
+        started = time.monotonic()
+        assert small.post(server.url("/trickle"), b"{}", {}) == 200
+        assert time.monotonic() - started < READ_TIMEOUT  # its body was not waited for
+        assert small.post(server.url("/created"), b"{}", {}) == 201  # the caller goes on
+    finally:
+        small.close()
+
+
+def test_post_sends_json_with_the_headers_given(caller):
+    class Recording(ServiceHandler):
+        def answer_hook(self, body: bytes) -> None:
+            self.server.received = (dict(self.headers), body)
+            self.send_body(204, b"", "text/plain")
+
+    service = ServiceServer()
+    service.RequestHandlerClass = Recording
+    body = '{"a":1, "é": "signed as it is"}'.encode()
+    with serving(service):
+        assert caller.post(service.url("/hook"), body, {"X-Test": "yes"}) == 204
+    headers, received = service.received
+    assert received == body
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Test"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("path", "status_code"), [("/error", 500), ("/redirect", 302), ("/redirect-to-metadata", 307)]
+)
+def test_post_fails_on_any_other_status_and_follows_no_redirect(server, caller, path, status_code):
+    with pytest.raises(StepFailed) as raised:
+        caller.post(server.url(path), b"{}", {})
+    assert (raised.value.kind, raised.value.status_code) == (states.HTTP_STATUS, status_code)
+    assert server.requests == [("POST", path)]
+
+
+def test_post_goes_through_the_address_guard(make_caller, sockets_opened):
+    poster = make_caller(resolve=ScriptedResolver(["169.254.169.254"]))
+    with pytest.raises(StepFailed) as raised:
+        poster.post("http://hooks.example/in", b"{}", {})
+    assert raised.value.kind == states.REFUSED_ADDRESS
+    assert "link-local" in raised.value.message
+    assert sockets_opened == []

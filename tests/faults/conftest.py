@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from fault_processes import FakeService, Machinery, NxServer
+from fault_processes import FakeService, Machinery, NxServer, WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,22 @@ def machinery(fault_logs, nx):
     api = Machinery(fault_logs, nx.uri)
     yield api
     api.stop()
+
+
+@pytest.fixture
+def workers(fault_logs, nx, machinery):
+    """Start workers on an API's database with workers(n, api, **settings); all are stopped
+    after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(concurrency: int = 4, api: Machinery = machinery, **env) -> WorkerProcess:
+        worker = WorkerProcess(fault_logs, nx.uri, api.db_name, concurrency, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

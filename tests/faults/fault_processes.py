@@ -32,7 +32,10 @@ API_ENV = {
     "MACHINERY_MANAGEMENT_KEYS": "",
     "MACHINERY_CONSUMER_KEYS": "",
     "MACHINERY_ALLOWED_HOSTS": "",
+    "MACHINERY_WEBHOOK_SECRETS": "whsec-fault-tests-0123456789",
 }
+# Workers' leases, short so that a killed worker's events are taken over quickly.
+LEASE_S = "2"
 MESSAGE = [{"name": "message", "type": "string"}]
 # What the fake service's `ok` answers: the message, and which request to its path this was.
 ANSWER = [*MESSAGE, {"name": "served", "type": "int", "required": False}]
@@ -100,6 +103,34 @@ class NxServer:
 
     def stop(self) -> None:
         self.process.stop()
+
+
+class WorkerProcess:
+    """`machinery-cli worker` on the same database as an API; `env`: more settings."""
+
+    count = 0
+
+    def __init__(self, logs: Path, mongo_uri: str, db_name: str, concurrency: int = 4, **env):
+        WorkerProcess.count += 1
+        settings = {
+            **API_ENV,
+            "MONGO_URI": mongo_uri,
+            "MONGO_DB": db_name,
+            "MACHINERY_LEASE_S": LEASE_S,
+            "MACHINERY_WORKER_POLL_S": "0.1",
+            **env,
+        }
+        command = [str(BIN / "machinery-cli"), "worker", "--concurrency", str(concurrency)]
+        self.process = Process(f"worker-{WorkerProcess.count}", command, settings, logs)
+        self.process.wait_until(lambda: "running" in self.process.log.read_text(), timeout=30)
+
+    def kill(self) -> None:
+        self.process.popen.send_signal(signal.SIGKILL)
+        self.process.popen.wait(10)
+        self.process.stop()
+
+    def stop(self) -> int:
+        return self.process.stop()
 
 
 class Machinery:

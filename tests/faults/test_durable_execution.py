@@ -4,64 +4,15 @@ killed during synchronous events, cancel, redrive and long polling."""
 
 import os
 import signal
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
 import requests
-from fault_processes import API_ENV, MESSAGE, Machinery, wait_for
+from fault_processes import LEASE_S, MESSAGE, Machinery, wait_for
 from pymongo import MongoClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from processes import BIN, Process  # noqa: E402
-
-LEASE_S = "2"
 ASYNC = {"Prefer": "respond-async"}
-
-
-class WorkerProcess:
-    """`machinery-cli worker` on the same database as an API."""
-
-    count = 0
-
-    def __init__(self, logs: Path, mongo_uri: str, db_name: str, concurrency: int = 4):
-        WorkerProcess.count += 1
-        env = {
-            **API_ENV,
-            "MONGO_URI": mongo_uri,
-            "MONGO_DB": db_name,
-            "MACHINERY_LEASE_S": LEASE_S,
-            "MACHINERY_WORKER_POLL_S": "0.1",
-        }
-        command = [str(BIN / "machinery-cli"), "worker", "--concurrency", str(concurrency)]
-        self.process = Process(f"worker-{WorkerProcess.count}", command, env, logs)
-        self.process.wait_until(lambda: "running" in self.process.log.read_text(), timeout=30)
-
-    def kill(self) -> None:
-        self.process.popen.send_signal(signal.SIGKILL)
-        self.process.popen.wait(10)
-        self.process.stop()
-
-    def stop(self) -> int:
-        return self.process.stop()
-
-
-@pytest.fixture
-def workers(fault_logs, nx, machinery):
-    """Start workers on an API's database with workers(n); all are stopped after the test."""
-    started: list[WorkerProcess] = []
-
-    def start(concurrency: int = 4, api: Machinery = machinery) -> WorkerProcess:
-        worker = WorkerProcess(fault_logs, nx.uri, api.db_name, concurrency)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def seen(fake, fault: str, tag: str, what: str = "messages") -> list:
