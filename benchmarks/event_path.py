@@ -25,7 +25,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -49,6 +48,7 @@ from processes import (
     memory_mb,
     percentile,
     process_tree,
+    scratch_directory,
     start_services,
     stop_on_sigterm,
 )
@@ -564,12 +564,47 @@ def _frame_place(frame: str) -> tuple[str, str]:
     return function, path
 
 
+# What a sample of Machinery's processes was doing: the first of these met from the innermost
+# frame outwards decides (a place is a package, machinery/<module> or stdlib:<module>).
+PHASES = (
+    ("store client (pymongo, bson, tenacity)", ("machinery/store/", "pymongo", "bson", "tenacity")),
+    ("service calls (urllib3, http.client)", ("machinery/engine/http.py",)),
+    ("logging", ("stdlib:logging", "machinery/logs.py")),
+    (
+        "engine and orchestration (Machinery's own)",
+        (
+            "machinery/orchestrator.py",
+            "machinery/engine/",
+            "machinery/catalog.py",
+            "machinery/contracts.py",
+            "machinery/language/",
+            "machinery/leases.py",
+            "machinery/runtime.py",
+            "machinery/states.py",
+        ),
+    ),
+    (
+        "web stack (Flask, werkzeug, webargs, marshmallow, flask-smorest)",
+        ("machinery/", "flask", "werkzeug", "webargs", "marshmallow", "apispec", "flask_smorest"),
+    ),
+    ("gunicorn (connections, HTTP parsing, workers)", ("gunicorn",)),
+)
+
+
+def phase_of(frames: list[tuple[str, str]]) -> str:
+    for _, place in reversed(frames):
+        for phase, prefixes in PHASES:
+            if place.startswith(prefixes):
+                return phase
+    return "other (threads, selectors, interpreter)"
+
+
 def summarise_samples(raw: str, exclude: frozenset[int] = frozenset(), top: int = 15) -> dict:
     """Shares of the samples: each function's own (self) share, each package's own share and the
     share of samples in which a package appears anywhere on the stack (inclusive). Samples of
     the processes in `exclude` are left out (the store, a child of gunicorn's master)."""
     own_functions, own_places, inclusive = Counter(), Counter(), Counter()
-    machinery_inclusive = Counter()
+    machinery_inclusive, phases = Counter(), Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -585,6 +620,7 @@ def summarise_samples(raw: str, exclude: frozenset[int] = frozenset(), top: int 
         if not frames:
             continue
         total += samples
+        phases[phase_of(frames)] += samples
         function, place = frames[-1]
         own_functions[f"{function} ({place})"] += samples
         top_place = place.split("/")[0] if place.startswith("machinery/") else place
@@ -599,6 +635,7 @@ def summarise_samples(raw: str, exclude: frozenset[int] = frozenset(), top: int 
 
     return {
         "samples": total,
+        "by_phase": shares(phases),
         "self_by_function": shares(own_functions),
         "self_by_package": shares(own_places),
         "inclusive_by_package": shares(inclusive),
@@ -745,6 +782,7 @@ def format_report(report: dict) -> str:
             lines.append(f"  {summary['skipped']}")
             continue
         for title, key in (
+            ("what it was doing (the innermost known layer)", "by_phase"),
             ("own time by package", "self_by_package"),
             ("anywhere on the stack, by package", "inclusive_by_package"),
             ("own time by function", "self_by_function"),
@@ -761,7 +799,7 @@ def format_report(report: dict) -> str:
 def run(arguments) -> dict:
     machine = describe_machine()  # before the run's own load
     with (
-        tempfile.TemporaryDirectory(prefix="machinery-event-path-") as scratch,
+        scratch_directory(arguments.keep_logs, "machinery-event-path-") as scratch,
         Children() as children,
     ):
         log_dir = Path(scratch)
@@ -881,6 +919,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-gap", type=float, default=1.0)
     parser.add_argument("--profile", type=int, default=0, help="seconds of sampling with py-spy")
     parser.add_argument("--profile-dir", type=Path, help="where py-spy's raw samples are kept")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="keep the processes' logs and data under this folder"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--save", type=Path, help="also write the results as JSON to this file")
     arguments = parser.parse_args(argv)
@@ -912,6 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     report = run(arguments)
     report["seconds"] = time.monotonic() - started
+    report["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     if arguments.save:
         arguments.save.write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str) if arguments.json else format_report(report))

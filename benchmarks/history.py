@@ -21,10 +21,10 @@ how it runs them.
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from processes import (
     free_port,
     machine_line,
     percentile,
+    scratch_directory,
     start_services,
     stop_on_sigterm,
 )
@@ -219,7 +220,7 @@ def run(arguments) -> dict:
     rng = random.Random(27017)
     results = []
     with (
-        tempfile.TemporaryDirectory(prefix="machinery-history-") as scratch,
+        scratch_directory(arguments.keep_logs, "machinery-history-") as scratch,
         Children() as children,
     ):
         log_dir = Path(scratch)
@@ -249,7 +250,11 @@ def run(arguments) -> dict:
                     [variants[0] for variants in paths.values()],
                 )
                 for timing, found in zip(timings.values(), commands, strict=True):
-                    timing.update(commands=found["commands"], plans=found["plans"])
+                    timing.update(
+                        commands=found["commands"],
+                        durations_ms=found["durations_ms"],
+                        plans=found["plans"],
+                    )
                 results.append(
                     {
                         "events": loader.count("events"),
@@ -296,9 +301,16 @@ def format_report(report: dict) -> str:
                 for name in QUERIES
             )
         )
-    lines += ["", f"Store commands per request, and the store's plans (at {titles[-1]}):"]
+    lines += [
+        "",
+        f"Store commands per request, the time each took, and the store's plans (at {titles[-1]}):",
+    ]
     for name, timing in sizes[-1]["queries"].items():
-        lines.append(f"  {name}: {len(timing['commands'])} ({', '.join(timing['commands'])})")
+        spent = [
+            f"{command} {duration:.1f} ms"
+            for command, duration in zip(timing["commands"], timing["durations_ms"], strict=False)
+        ]
+        lines.append(f"  {name}: {len(timing['commands'])} ({', '.join(spent)})")
         for plan in timing["plans"]:
             if plan:
                 lines.append(f"      plan: {plan}")
@@ -331,6 +343,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=20, help="requests per query and size")
     parser.add_argument("--query-seconds", type=float, default=20.0, help="longest per query")
     parser.add_argument("--smoke", action="store_true", help="small sizes: seconds, for CI")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="keep the processes' logs and data under this folder"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--save", type=Path, help="also write the results as JSON to this file")
     arguments = parser.parse_args(argv)
@@ -354,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     started = time.monotonic()
     report = run(arguments)
+    report["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
     if arguments.save:
         arguments.save.write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str) if arguments.json else format_report(report))

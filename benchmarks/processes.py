@@ -4,6 +4,7 @@ stopped; their CPU time and memory read from /proc.
 Imports only the standard library, so that a client process started with `spawn` stays light.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -133,6 +135,19 @@ class Children:
     def __exit__(self, *exc) -> None:
         while self._started:
             self._started.pop().stop()
+
+
+@contextlib.contextmanager
+def scratch_directory(keep_under: Path | None, prefix: str):
+    """A new folder for a run's logs and data: removed afterwards, unless kept under a folder."""
+    if keep_under is None:
+        with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+            yield scratch
+        return
+    keep_under.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=prefix, dir=keep_under)
+    print(f"Logs and data kept in {scratch}", file=sys.stderr)
+    yield scratch
 
 
 def stop_on_sigterm() -> None:

@@ -25,6 +25,7 @@ def _command_counter():
             self.main = threading.main_thread().ident
             self.commands: list[tuple[str, str]] = []
             self.documents: list[dict] = []
+            self.durations_ms: list[float] = []
             self.elsewhere = 0
             self.keep_documents = False
 
@@ -39,10 +40,11 @@ def _command_counter():
                 self.documents.append(dict(event.command))
 
         def succeeded(self, event) -> None:
-            pass
+            if self.keep_documents and threading.get_ident() == self.main:
+                self.durations_ms.append(event.duration_micros / 1000)
 
         def failed(self, event) -> None:
-            pass
+            self.succeeded(event)
 
         def take(self) -> list[tuple[str, str]]:
             taken, self.commands = self.commands, []
@@ -140,14 +142,15 @@ def _query_commands(store_uri, data_dir, paths, explain) -> list[dict]:
         counter.keep_documents = True
         status = client.get(path).status_code
         counter.keep_documents = False
-        commands, documents = counter.take(), counter.documents
-        counter.documents = []
+        commands, documents, durations = counter.take(), counter.documents, counter.durations_ms
+        counter.documents, counter.durations_ms = [], []
         plans = [_plan(app, document) for document in documents] if explain else []
         found.append(
             {
                 "path": path,
                 "status": status,
                 "commands": [f"{name} {collection}".strip() for name, collection in commands],
+                "durations_ms": durations,
                 "plans": plans,
             }
         )
