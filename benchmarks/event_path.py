@@ -385,7 +385,12 @@ def start_workers(children, log_dir, machinery, count, concurrency) -> list:
     command = [str(BIN / "machinery-cli"), "worker", "--concurrency", str(concurrency)]
     workers = [children.start(f"worker-{count}-{n}", command, env, log_dir) for n in range(count)]
     for worker in workers:
-        worker.wait_until(lambda worker=worker: " running " in worker.log_tail())
+        try:
+            worker.wait_until(lambda w=worker: " running " in w.log_tail(), timeout=15)
+        except RuntimeError:
+            if worker.popen.poll() is not None:
+                raise
+            # Its log says nothing known yet: the warm-up event shows whether workers run.
     return workers
 
 
@@ -398,7 +403,9 @@ def measure_asynchronous(arguments, children, log_dir, machinery, measured) -> l
         try:
             worker_pids = frozenset().union(*(process_tree(worker.pid) for worker in workers))
             sets = {**measured, "workers": worker_pids}
-            _wait_for(machinery.port, _submit(machinery.port, 1, arguments.workflow))  # warm-up
+            warm_up = _wait_for(machinery.port, _submit(machinery.port, 1, arguments.workflow))
+            if warm_up[0]["status"] != "succeeded":
+                raise RuntimeError(f"the workers did not run an event: {warm_up[0]}")
             load = run_load(
                 "machinery-async",
                 [machinery.port],
