@@ -17,7 +17,8 @@ MANAGEMENT = "management"
 CONSUMER = "consumer"
 
 # Routes anyone may call, by blueprint: liveness and the API's own description.
-OPEN_RESOURCES = frozenset({"health", "api-docs", "static"})
+# Callback services authenticate with the signed token in their URL, not with an API key.
+OPEN_RESOURCES = frozenset({"health", "api-docs", "static", "callbacks"})
 # A consumer key sends and reads events, and reads services and workflows (to learn the inputs a
 # workflow takes); every other route needs a management key.
 CONSUMER_RESOURCES = frozenset({"events"})

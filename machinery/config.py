@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
 
 from machinery.engine.addresses import AddressPolicy
 
@@ -25,14 +26,22 @@ EXIT_BAD_SETTINGS = 3
 
 # Settings whose values are never shown, in an error or anywhere else.
 SECRET_VARIABLES = frozenset(
-    {"MACHINERY_MANAGEMENT_KEYS", "MACHINERY_CONSUMER_KEYS", "MACHINERY_WEBHOOK_SECRETS"}
+    {
+        "MACHINERY_MANAGEMENT_KEYS",
+        "MACHINERY_CONSUMER_KEYS",
+        "MACHINERY_WEBHOOK_SECRETS",
+        "MACHINERY_CALLBACK_SECRETS",
+    }
 )
 
 # Webhooks: how long a delivery is tried by default, and the longest a deployment may ask for.
 WEBHOOK_DEADLINE_S = 24 * 3600.0
 MAX_WEBHOOK_DEADLINE_S = 7 * 24 * 3600.0
-# The shortest webhook secret accepted: HMAC keys are guessed offline from any signed delivery.
-MIN_WEBHOOK_SECRET = 16
+# The shortest signing secret accepted (webhooks, callback URLs): HMAC keys are guessed offline
+# from anything they signed.
+MIN_SECRET = 16
+# How long a callback service's step waits for its result when the step sets no read timeout.
+CALLBACK_TIMEOUT_S = 3600.0
 
 _DIGEST_PREFIX = "sha256:"
 
@@ -84,6 +93,11 @@ class Settings:
     webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     webhook_deadline_s: float = WEBHOOK_DEADLINE_S
     webhook_retry_s: float = 5.0
+    # Callback services (see machinery/callbacks.py): how services reach Machinery, the secrets
+    # signing their callback URLs (the last signs; never shown), and how long a step waits.
+    public_url: str | None = None
+    callback_secrets: tuple[str, ...] = field(default=(), repr=False)
+    callback_timeout_s: float = CALLBACK_TIMEOUT_S
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -132,6 +146,9 @@ class Settings:
             "WEBHOOK_SECRETS": list(self.webhook_secrets),
             "WEBHOOK_DEADLINE_S": self.webhook_deadline_s,
             "WEBHOOK_RETRY_S": self.webhook_retry_s,
+            "PUBLIC_URL": self.public_url,
+            "CALLBACK_SECRETS": list(self.callback_secrets),
+            "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
         }
 
 
@@ -278,15 +295,22 @@ def _keys(text: str, variable: str) -> tuple[str, ...]:
     return tuple(comma_list(text))
 
 
-def _webhook_secrets(text: str, variable: str) -> tuple[str, ...]:
+def _secrets(text: str, variable: str) -> tuple[str, ...]:
     secrets = comma_list(text)
     for position, secret in enumerate(secrets, start=1):
-        if len(secret) < MIN_WEBHOOK_SECRET or any(character.isspace() for character in secret):
+        if len(secret) < MIN_SECRET or any(character.isspace() for character in secret):
             raise ValueError(
-                f"comma-separated secrets of at least {MIN_WEBHOOK_SECRET} characters each, "
+                f"comma-separated secrets of at least {MIN_SECRET} characters each, "
                 f"without spaces; entry {position} is not"
             )
     return tuple(secrets)
+
+
+def _public_url(text: str, variable: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValueError("the http(s) URL services reach Machinery at, with no query")
+    return text.rstrip("/")
 
 
 _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
@@ -310,13 +334,20 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("lease_s", "MACHINERY_LEASE_S", _seconds(allow_zero=False)),
     ("worker_concurrency", "MACHINERY_WORKER_CONCURRENCY", _whole_number(256)),
     ("worker_poll_s", "MACHINERY_WORKER_POLL_S", _seconds(allow_zero=False)),
-    ("webhook_secrets", "MACHINERY_WEBHOOK_SECRETS", _webhook_secrets),
+    ("webhook_secrets", "MACHINERY_WEBHOOK_SECRETS", _secrets),
     (
         "webhook_deadline_s",
         "MACHINERY_WEBHOOK_DEADLINE_S",
         _seconds(allow_zero=False, high=MAX_WEBHOOK_DEADLINE_S),
     ),
     ("webhook_retry_s", "MACHINERY_WEBHOOK_RETRY_S", _seconds(allow_zero=False, high=3600)),
+    ("public_url", "MACHINERY_PUBLIC_URL", _public_url),
+    ("callback_secrets", "MACHINERY_CALLBACK_SECRETS", _secrets),
+    (
+        "callback_timeout_s",
+        "MACHINERY_CALLBACK_TIMEOUT_S",
+        _seconds(allow_zero=False, high=7 * 24 * 3600),
+    ),
 )
 
 

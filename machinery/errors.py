@@ -24,8 +24,16 @@ class NotFound(MachineryError):
     status = 404
 
 
+class Forbidden(MachineryError):
+    status = 403
+
+
 class Conflict(MachineryError):
     status = 409
+
+
+class Gone(MachineryError):
+    status = 410
 
 
 class InvalidData(MachineryError):

@@ -9,10 +9,12 @@ without writing anything more.
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 
 from machinery import states
+from machinery.callbacks import ForgedToken
 from machinery.catalog import pins
 from machinery.contracts import check_definition, services_for
 from machinery.engine import dry_run as dry_runs
@@ -20,14 +22,20 @@ from machinery.engine.executor import (
     Listener,
     Listeners,
     RunState,
+    StepFailed,
     advance,
+    contract_violations,
+    fail_step,
     failure_message,
     next_call,
 )
-from machinery.errors import Conflict, InvalidData
-from machinery.language.model import Workflow
+from machinery.errors import Conflict, Forbidden, Gone, InvalidData, NotFound
+from machinery.language.model import Workflow, call_settings
 from machinery.language.types import check_fields
 from machinery.runtime import Runtime
+from machinery.store.documents import now
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -44,6 +52,9 @@ class EventRecorder(Listener):
     fence: int
     cancel_requested: bool = False
     final: dict | None = None
+    waiting: dict | None = None
+    # The nonce and the seconds to wait of the callback URL last given to a callback service.
+    pending_callback: tuple[str, float] | None = None
 
     def on_step_end(self, record: dict, state: RunState) -> None:
         events = self.runtime.store.events
@@ -61,6 +72,14 @@ class EventRecorder(Listener):
         if saved is None:
             raise LeaseLost(self.event_id)
         self.cancel_requested = bool(saved.get("cancel_requested"))
+
+    def on_step_wait(self, record: dict, state: RunState) -> None:
+        nonce, wait_s = self.pending_callback
+        self.waiting = self.runtime.store.events.wait(
+            self.event_id, self.fence, self.run, record, nonce, wait_s
+        )
+        if self.waiting is None:
+            raise LeaseLost(self.event_id)
 
     def on_event_end(self, state: RunState) -> None:
         self.final = self.runtime.store.events.finish(
@@ -119,26 +138,45 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
     if submission.asynchronous:
         runtime.notify_workers()
         return summary(event)
-    return drive(runtime, event, (model, models), cut_off=False) or _still_running(runtime, event)
+    return drive(runtime, event, (model, models)) or _still_running(runtime, event)
 
 
-def drive(runtime: Runtime, event: dict, definitions=None, cut_off: bool = False) -> dict | None:
-    """Run a claimed event to its end (or until this process stops or loses it); return the
-    event as it ended, or None when it has not ended here."""
+def drive(
+    runtime: Runtime, event: dict, definitions=None, previous: str = states.QUEUED
+) -> dict | None:
+    """Run a claimed event to its end (or until it waits for a callback, this process stops or
+    loses it); return the event as it ended or waits, or None when this process let it go.
+
+    `previous`: the status the event had when it was claimed: `running` when the process that
+    ran it died (the call at its cursor may have been made), `waiting` when the callback it waited
+    for is overdue.
+    """
     workflow, services = definitions or runtime.catalog.for_event(event)
-    event_id = event["id"]
-    recorder = EventRecorder(runtime, event_id, event.get("run", 0), event["fence"])
+    event_id, run = event["id"], event.get("run", 0)
+    recorder = EventRecorder(runtime, event_id, run, event["fence"])
     listener = Listeners([recorder, *runtime.listeners])
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
-    options = {"event_id": event_id, "sleep": runtime.sleep}
+
+    def callback_url(call) -> str:
+        url, nonce = runtime.callbacks.issue(event_id, run, call.index)
+        read_timeout = call_settings(call, services[call.service]).timeout
+        wait_s = (read_timeout and read_timeout[1]) or runtime.callback_timeout_s
+        recorder.pending_callback = (nonce, wait_s)
+        return url
+
+    options = {"event_id": event_id, "sleep": runtime.sleep, "callback_url": callback_url}
     runtime.leases.hold(event_id)
     try:
         if event.get("cancel_requested"):
             return _cancel(runtime, recorder, state)
-        # What is known of the call at the cursor when the process running it died.
-        recorded = _recorded(runtime, event, workflow) if cut_off else None
+        if previous == states.WAITING:
+            return _overdue(runtime, event, workflow, services, state, listener, recorder)
+        # What is known of the call at the cursor: the process running it died, or a callback
+        # service posted its result.
+        cut_off = previous == states.RUNNING
+        recorded = _recorded(runtime, event, workflow) if cut_off else _posted(event, workflow)
         first = {"may_have_been_sent": cut_off, "recorded": recorded}
-        while not state.finished:
+        while not state.finished and state.status != states.WAITING:
             if recorder.cancel_requested:
                 return _cancel(runtime, recorder, state)
             if runtime.stopping.is_set():
@@ -150,7 +188,7 @@ def drive(runtime: Runtime, event: dict, definitions=None, cut_off: bool = False
         return None
     finally:
         runtime.leases.let_go(event_id)
-    return _ended(recorder.final)
+    return _ended(recorder.waiting if state.status == states.WAITING else recorder.final)
 
 
 def cancel_event(runtime: Runtime, event_id: str) -> dict:
@@ -175,6 +213,71 @@ def wait_for_event(runtime: Runtime, event_id: str, wait_s: float) -> dict:
         pause = min(pause * 2, 0.5)
         event = runtime.store.events.get(event_id, with_steps=False)
     return describe(runtime.store.events.get(event_id))
+
+
+def post_callback(runtime: Runtime, token: str, result: dict) -> dict:
+    """Take the result a callback service posts for its step: checked against the outputs the
+    service declares (InvalidData, recorded, the step still waiting), kept once, and the event
+    queued to go on."""
+    claim, event = _waiting_event(runtime, token)
+    workflow, services = runtime.catalog.for_event(event)
+    call = next_call(workflow, event["cursor"])
+    service = services[call.service]
+    violations = contract_violations(service.outputs, result)
+    if violations:
+        message = "; ".join(violations) + "."
+        rejection = {"at": time.time(), "kind": states.CONTRACT_VIOLATION, "message": message}
+        runtime.store.events.reject_callback(claim.event_id, claim.nonce, rejection)
+        raise InvalidData(
+            f"The result does not keep to the outputs {service.name} declares: {message} The "
+            "step goes on waiting for a result that does.",
+            violations=violations,
+        )
+    waiting = event["waiting"]
+    record = {**waiting["record"], "outputs": result, "callback_at": now()}
+    if not runtime.store.events.complete_callback(claim.event_id, claim.nonce, record):
+        raise Conflict("This callback URL was used already.")
+    runtime.notify_workers()
+    return summary(runtime.store.events.get(claim.event_id, with_steps=False))
+
+
+def heartbeat_callback(runtime: Runtime, token: str) -> dict:
+    """Move the deadline of a waiting step by its whole wait again (a long task's heartbeat)."""
+    claim, event = _waiting_event(runtime, token)
+    deadline = time.time() + event["waiting"]["wait_s"]
+    if not runtime.store.events.extend_deadline(claim.event_id, claim.nonce, deadline):
+        raise Conflict("This callback URL was used already.")
+    return summary(runtime.store.events.get(claim.event_id, with_steps=False))
+
+
+def _waiting_event(runtime: Runtime, token: str):
+    """The claim of a callback token and the event waiting for it: Forbidden for a token
+    Machinery did not issue, Gone past the deadline, Conflict when it was used."""
+    try:
+        claim = runtime.callbacks.read(token)
+    except ForgedToken as error:
+        log.warning("Refused a callback with a forged token: %s", error)
+        raise Forbidden(f"This is not a callback URL Machinery issued ({error}).") from None
+    event = runtime.store.events.waiting_for(claim.event_id, claim.nonce)
+    if event is None:
+        raise _not_waiting(runtime, claim)
+    if time.time() > event["waiting"]["deadline"]:
+        raise Gone("The step's deadline has passed: the event no longer takes its result.")
+    return claim, event
+
+
+def _not_waiting(runtime: Runtime, claim) -> Conflict | Gone:
+    """Why an event is not waiting for this callback: used, expired, or ended otherwise."""
+    try:
+        event = runtime.store.events.get(claim.event_id, with_steps=False)
+    except NotFound:
+        return Gone("The event of this callback URL no longer exists.")
+    error = event.get("error") or {}
+    if error.get("step") == claim.step and error.get("kind") == states.TIMEOUT:
+        return Gone("The step's deadline passed: the event failed without this result.")
+    if event["status"] == states.CANCELLED and event.get("run", 0) == claim.run:
+        return Conflict("The event was cancelled.", event_status="cancelled")
+    return Conflict("This callback URL was used already.")
 
 
 def describe(event: dict) -> dict:
@@ -269,6 +372,26 @@ def _recorded(runtime: Runtime, event: dict, workflow: Workflow) -> dict | None:
     if call is None:
         return None
     return runtime.store.events.recorded_step(event["id"], event.get("run", 0), call.index)
+
+
+def _posted(event: dict, workflow: Workflow) -> dict | None:
+    """The record of the call at the cursor with the result a callback service posted for it."""
+    waiting = event.get("waiting") or {}
+    call = next_call(workflow, event.get("cursor", 0))
+    if not waiting.get("result") or call is None:
+        return None
+    if (waiting.get("run"), waiting.get("step")) != (event.get("run", 0), call.index):
+        return None
+    return waiting["result"]
+
+
+def _overdue(runtime, event, workflow, services, state, listener, recorder) -> dict | None:
+    """End the event whose callback service did not post its result in time."""
+    failure = StepFailed(
+        states.TIMEOUT, "the callback service posted no result before the step's deadline"
+    )
+    fail_step(workflow, services, state, failure, listener, event["waiting"]["record"])
+    return _ended(recorder.final)
 
 
 def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict | None:

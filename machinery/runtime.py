@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from machinery.callbacks import CallbackTokens
 from machinery.catalog import Catalog
-from machinery.config import WEBHOOK_DEADLINE_S
+from machinery.config import CALLBACK_TIMEOUT_S, WEBHOOK_DEADLINE_S
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
@@ -41,8 +42,11 @@ class Runtime:
     policy: AddressPolicy
     catalog: Catalog
     leases: LeaseKeeper
+    callbacks: CallbackTokens = field(default_factory=lambda: CallbackTokens(None, ()))
     lease_s: float = 30.0
     idempotency_wait_s: float = 60.0
+    # How long a callback service's step waits for its result when the step sets no read timeout.
+    callback_timeout_s: float = CALLBACK_TIMEOUT_S
     listeners: list[Listener] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep
     # Set when the process is stopping: events are given back between two steps.
@@ -80,6 +84,10 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         policy=policy,
         catalog=Catalog(store),
         leases=LeaseKeeper(store, lease_s),
+        callbacks=CallbackTokens(
+            config.get("PUBLIC_URL"), tuple(config.get("CALLBACK_SECRETS", ()))
+        ),
+        callback_timeout_s=config.get("CALLBACK_TIMEOUT_S", CALLBACK_TIMEOUT_S),
         lease_s=lease_s,
         idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
         webhooks=webhooks,

@@ -146,8 +146,27 @@ class ServiceIn(_Typed):
         load_default=False,
         metadata={"description": "Whether a repeated request does no harm, so may be resent"},
     )
+    mode = fields.String(
+        load_default="request",
+        validate=validate.OneOf(["request", "callback"]),
+        metadata={
+            "description": "request: the answer is the result; callback: the service posts "
+            "the result later to the URL in X-Machinery-Callback-Url"
+        },
+    )
     timeout = TimeoutField()
     retry = fields.Nested(RetrySchema)
+
+    @validates_schema
+    def _callbacks_can_be_made(self, data, **kwargs):
+        if data.get("mode") == "callback":
+            if not current_app.extensions["machinery.runtime"].callbacks.configured:
+                raise ValidationError(
+                    "A callback service needs Machinery to give it a URL to post its result "
+                    "to: set MACHINERY_PUBLIC_URL (how services reach Machinery) and "
+                    "MACHINERY_CALLBACK_SECRETS first.",
+                    "mode",
+                )
 
 
 class ServiceReplace(ServiceIn):
@@ -231,6 +250,7 @@ class ServiceOut(Schema):
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
     idempotent = fields.Boolean()
+    mode = fields.String()
     timeout = fields.Raw()
     retry = fields.Dict()
     created_at = fields.DateTime()
@@ -304,6 +324,13 @@ class VersionOut(Schema):
 
 class EventData(Schema):
     """The event data itself, any JSON object; it is checked against the workflow's inputs."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class CallbackResult(Schema):
+    """The result a callback service posts: a JSON object checked against its outputs."""
 
     class Meta:
         unknown = INCLUDE

@@ -2,11 +2,12 @@
 
 QUEUED = "queued"  # accepted and stored, waiting for a worker
 RUNNING = "running"  # held by a process (its lease) that is running its steps
+WAITING = "waiting"  # a callback service has the step; nothing holds the event until it posts
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
 
-STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+STATES = (QUEUED, RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED)
 FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 # What a redrive may run again, from the step that did not complete.
 REDRIVABLE_STATES = frozenset({FAILED, CANCELLED})
@@ -20,6 +21,9 @@ REFUSED_ADDRESS = "refused_address"
 RESPONSE_TOO_LARGE = "response_too_large"
 # A required input whose path finds nothing in the running data: the service is not called.
 MISSING_INPUT = "missing_input"
+# A callback service's step: no callback URL can be made (Machinery's public URL or its callback
+# secrets are not configured), or the callback did not come before the step's deadline (timeout).
+CALLBACK_UNAVAILABLE = "callback_unavailable"
 # The event was cut off (its process died, or the database went away) with a step that may have
 # reached a service that may not be called twice: it fails rather than call it again.
 INTERRUPTED = "interrupted"
@@ -33,5 +37,6 @@ FAILURE_KINDS = (
     REFUSED_ADDRESS,
     RESPONSE_TOO_LARGE,
     MISSING_INPUT,
+    CALLBACK_UNAVAILABLE,
     INTERRUPTED,
 )

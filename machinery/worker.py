@@ -78,9 +78,9 @@ class Worker:
         claimed = self.runtime.store.events.claim(self.runtime.leases.owner, self.runtime.lease_s)
         if claimed is None:
             return False
-        event, cut_off = claimed
+        event, previous = claimed
         try:
-            drive(self.runtime, event, cut_off=cut_off)
+            drive(self.runtime, event, previous=previous)
         except Exception:  # noqa: BLE001 - one event's trouble must not stop the worker
             log.exception("Event %s could not be driven; its lease will expire", event["id"])
         return True

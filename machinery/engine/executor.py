@@ -39,10 +39,16 @@ __all__ = [
     "StepFailed",
     "advance",
     "contract_violations",
+    "fail_step",
     "next_call",
     "run_to_end",
     "start",
 ]
+
+
+CALLBACK = "callback"
+# The header that gives a callback service the URL to post its result to.
+CALLBACK_HEADER = "X-Machinery-Callback-Url"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class CallOptions:
 
     headers: Mapping[str, str]
     timeout: tuple[float | None, float | None] | None = None
+    # False for a callback service, whose answer only acknowledges the call: any 2xx will do.
+    expect_answer: bool = True
 
 
 # caller(address, payload, options) -> (HTTP status, JSON object answered); raises StepFailed.
@@ -86,6 +94,9 @@ class Listener:
     def on_step_end(self, record: dict, state: RunState) -> None:
         """A step ended, succeeded or failed: its record, and the state after it."""
 
+    def on_step_wait(self, record: dict, state: RunState) -> None:
+        """A callback service acknowledged its call: the step waits for the result it posts."""
+
     def on_event_end(self, state: RunState) -> None:
         """The event ended: succeeded or failed."""
 
@@ -104,6 +115,10 @@ class Listeners(Listener):
         for listener in self.listeners:
             listener.on_step_end(record, state)
 
+    def on_step_wait(self, record, state):
+        for listener in self.listeners:
+            listener.on_step_wait(record, state)
+
     def on_event_end(self, state):
         for listener in self.listeners:
             listener.on_event_end(state)
@@ -119,6 +134,7 @@ def advance(
     event_id: str = "",
     may_have_been_sent: bool = False,
     recorded: dict | None = None,
+    callback_url: Callable[[Call], str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunState:
     """Run the operations at the cursor, the next service call and the operations after it.
@@ -127,7 +143,11 @@ def advance(
     may have reached its service; it is made again only where that is safe (an idempotent
     service, or a step allowing it), otherwise the event fails as interrupted.
     `recorded`: the record of the call at the cursor, kept by a process that died before it
-    saved the state after it; a succeeded step's answer is used, its service not called again.
+    saved the state after it (or the result a callback service posted); a succeeded step's
+    answer is used, its service not called again.
+    `callback_url(call)`: the URL a callback service posts its result to (it raises StepFailed
+    when none can be made); the step then waits (status `waiting`). None: callback services'
+    answers are taken as their results (a dry run).
     """
     if state.finished:
         return state
@@ -150,14 +170,35 @@ def advance(
         attempts: list[dict] = []
         started = time.perf_counter()
         status_code, answer = None, None
+        waits = service.mode == CALLBACK and callback_url is not None
         try:
             payload = step_payload(call, service, running)
+            headers = {CALLBACK_HEADER: callback_url(call)} if waits else {}
             attempt = _attempt(
-                caller, call, service.address, settings, payload, event_id, attempts, listener
+                caller,
+                call,
+                service.address,
+                settings,
+                payload,
+                event_id,
+                attempts,
+                listener,
+                headers,
             )
             status_code, answer = call_with_retries(
                 attempt, settings.retry, settings.repeatable, sleep
             )
+            if waits:
+                record.update(
+                    duration_ms=_elapsed_ms(started),
+                    status_code=status_code,
+                    outputs=None,
+                    error=None,
+                    attempts=attempts,
+                )
+                waiting = RunState(states.WAITING, cursor, running)
+                listener.on_step_wait(record, waiting)
+                return waiting
             violations = contract_violations(service.outputs, answer)
             if violations:
                 raise StepFailed(
@@ -193,10 +234,28 @@ def run_to_end(
     """Advance until the event ends (the loop a dry run is); what is said of the call at the
     cursor (`may_have_been_sent`, `recorded`) holds for the first advance only."""
     first = {"may_have_been_sent": may_have_been_sent, "recorded": recorded}
-    while not state.finished:
+    while not state.finished and state.status != states.WAITING:
         state = advance(workflow, services, state, caller, listener, **first, **options)
         first = {}
     return state
+
+
+def fail_step(
+    workflow: Workflow,
+    services: Mapping[str, Service],
+    state: RunState,
+    failure: StepFailed,
+    listener: Listener,
+    record: dict | None = None,
+) -> RunState:
+    """End the event at the call at its cursor with a failure found outside a call (a callback
+    that never came); `record`: what is known of the step so far."""
+    cursor, running = _operate(workflow.steps, state.cursor, state.running)
+    call = workflow.steps[cursor]
+    service = services[call.service]
+    record = {**_record(call, service), **(record or {})}
+    attempts = record.get("attempts") or []
+    return _fail(call, service, record, failure, attempts, running, cursor, listener)
 
 
 def next_call(workflow: Workflow, cursor: int) -> Call | None:
@@ -353,6 +412,7 @@ def _attempt(
     event_id: str,
     log: list,
     listener: Listener,
+    headers: Mapping[str, str],
 ):
     """One attempt at a step's call, noted in the log (and told to the listener) however it
     ends."""
@@ -361,7 +421,9 @@ def _attempt(
         entry = {"attempt": number, "started_at": datetime.now(UTC)}
         started = time.perf_counter()
         options = CallOptions(
-            headers=request_headers(event_id, call.index), timeout=settings.timeout
+            headers={**request_headers(event_id, call.index), **headers},
+            timeout=settings.timeout,
+            expect_answer=CALLBACK_HEADER not in headers,
         )
         try:
             status_code, answer = caller(address, payload, options)

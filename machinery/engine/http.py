@@ -70,6 +70,8 @@ class HttpCaller:
         headers = {**_HEADERS, **(options.headers if options else {})}
         timeout = self._timeout_for(options)
         response, body = self._post(address, json.dumps(payload).encode(), headers, timeout)
+        if options is not None and not options.expect_answer:
+            return response.status, {}
         try:
             answer = parse_json(body)
         except ValueError as error:

@@ -94,6 +94,9 @@ class Service:
     timeout: Timeout | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     idempotent: bool = False
+    # "request": its answer is the step's result; "callback": it acknowledges the call, and
+    # posts the result later to the callback URL it was given.
+    mode: str = "request"
 
     def input(self, name: str) -> Field | None:
         return next((f for f in self.inputs if f.name == name), None)

@@ -79,6 +79,7 @@ def parse_service(raw: Mapping) -> Service:
         timeout=parse_timeout(raw.get("timeout")),
         retry=RetryPolicy.from_spec(raw.get("retry")),
         idempotent=bool(raw.get("idempotent")),
+        mode=raw.get("mode") or "request",
     )
 
 

@@ -101,14 +101,16 @@ class EventRepository:
             return to_plain(original), False
         return to_plain(document), True
 
-    def claim(self, owner: str, lease_s: float) -> tuple[dict, bool] | None:
-        """Lease the oldest queued event, or a running one whose lease expired, to `owner`:
-        (the event as claimed, whether it was cut off while running), or None."""
+    def claim(self, owner: str, lease_s: float) -> tuple[dict, str] | None:
+        """Lease to `owner` the oldest queued event, a running one whose lease expired, or a
+        waiting one whose callback is overdue: (the event as claimed, the status it had), or
+        None."""
         moment = time.time()
         claimable = {
             "$or": [
                 {"status": states.QUEUED},
                 {"status": states.RUNNING, "lease_until": {"$lt": moment}},
+                {"status": states.WAITING, "waiting.deadline": {"$lt": moment}},
             ]
         }
         before = _durably(
@@ -129,14 +131,14 @@ class EventRepository:
         if before is None:
             return None
         event = to_plain(before)
-        cut_off = event["status"] == states.RUNNING
+        previous = event["status"]
         event.update(
             status=states.RUNNING,
             lease_owner=owner,
             lease_until=moment + lease_s,
             fence=event.get("fence", 0) + 1,
         )
-        return event, cut_off
+        return event, previous
 
     def renew(self, owner: str, event_ids: list[str], lease_s: float) -> int:
         """Extend the leases `owner` still holds on these events; return how many it holds."""
@@ -173,6 +175,69 @@ class EventRepository:
                 },
                 projection={"cancel_requested": 1},
             )
+        )
+
+    def wait(self, event_id: str, fence: int, run: int, record: dict, nonce: str, wait_s: float):
+        """Leave the event waiting `wait_s` seconds for a callback service to post the step's
+        result (nothing holds it meanwhile); None when the lease was lost."""
+        waiting = {
+            "run": run,
+            "step": record["index"],
+            "nonce": nonce,
+            "wait_s": wait_s,
+            "deadline": time.time() + wait_s,
+            "record": record,
+            "result": None,
+            "rejections": 0,
+        }
+        document = _durably(
+            lambda: self.collection.find_one_and_update(
+                {"_id": ObjectId(event_id), "fence": fence},
+                {
+                    "$set": {
+                        "status": states.WAITING,
+                        "waiting": waiting,
+                        "current_step": record["index"],
+                        "lease_owner": None,
+                        "lease_until": 0.0,
+                    }
+                },
+                projection=_SUMMARY,
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+        return to_plain(document)
+
+    def waiting_for(self, event_id: str, nonce: str) -> dict | None:
+        """The event while it waits for the callback with this nonce, or None."""
+        oid = object_id(event_id)
+        if oid is None:
+            return None
+        query = {"_id": oid, "status": states.WAITING, "waiting.nonce": nonce}
+        return to_plain(self.collection.find_one(query))
+
+    def complete_callback(self, event_id: str, nonce: str, record: dict) -> bool:
+        """Keep the result a callback brought and queue the event to go on, once per nonce."""
+        done = self.collection.find_one_and_update(
+            {"_id": ObjectId(event_id), "status": states.WAITING, "waiting.nonce": nonce},
+            {"$set": {"status": states.QUEUED, "waiting.result": record, "waiting.nonce": None}},
+            projection={"_id": 1},
+        )
+        return done is not None
+
+    def extend_deadline(self, event_id: str, nonce: str, deadline: float) -> bool:
+        """Move the deadline of the step waiting for this nonce (a heartbeat)."""
+        result = self.collection.update_one(
+            {"_id": ObjectId(event_id), "status": states.WAITING, "waiting.nonce": nonce},
+            {"$set": {"waiting.deadline": deadline}},
+        )
+        return result.matched_count == 1
+
+    def reject_callback(self, event_id: str, nonce: str, rejection: dict) -> None:
+        """Note a callback refused for its result: the step goes on waiting."""
+        self.collection.update_one(
+            {"_id": ObjectId(event_id), "waiting.nonce": nonce},
+            {"$set": {"waiting.last_rejection": rejection}, "$inc": {"waiting.rejections": 1}},
         )
 
     def record_step(self, event_id: str, run: int, step: dict) -> None:
@@ -233,11 +298,11 @@ class EventRepository:
         return result.matched_count == 1
 
     def cancel(self, event_id: str) -> dict:
-        """Cancel a queued event at once, or ask a running one to stop before its next step;
-        Conflict when it has already ended."""
+        """Cancel a queued or waiting event at once, or ask a running one to stop before its
+        next step; Conflict when it has already ended."""
         oid = self._require_id(event_id)
         cancelled = self.collection.find_one_and_update(
-            {"_id": oid, "status": states.QUEUED},
+            {"_id": oid, "status": {"$in": [states.QUEUED, states.WAITING]}},
             {
                 "$set": {"status": states.CANCELLED, "cancel_requested": True},
                 "$currentDate": {"finished_at": True},

@@ -39,6 +39,7 @@ def workers(fault_logs, nx, machinery):
     started: list[WorkerProcess] = []
 
     def start(concurrency: int = 4, api: Machinery = machinery, **env) -> WorkerProcess:
+        env = {"MACHINERY_PUBLIC_URL": api.url, **env}
         worker = WorkerProcess(fault_logs, nx.uri, api.db_name, concurrency, **env)
         started.append(worker)
         return worker

@@ -16,6 +16,9 @@ separates one test's counts from another's. Faults:
 - `deep`: 200 with a JSON object holding arrays nested `depth` deep (default 50000)
 - `raw`: 200 with the body given as `body`, as it is
 - `trickle`: 200 with a JSON body sent one byte every `every` seconds (default 0.25)
+- `callback`: a callback service: 202 at once, then, `delay` seconds later (default 0.2, with a
+  heartbeat each second meanwhile), posts `{"message": <the message in upper case>}` to the URL in
+  X-Machinery-Callback-Url; `GET /count/callbacks` answers the statuses its posts got
 
 `GET /count/<fault>/<tag>` answers what that path received: `{"requests", "idempotency_keys",
 "event_ids", "steps", "traceparents", "messages"}`. `GET /healthcheck` is 204.
@@ -26,6 +29,8 @@ import json
 import os
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -138,6 +143,12 @@ class FakeService(BaseHTTPRequestHandler):
             self.answer(200, params.get("body", "").encode())
         elif fault == "trickle":
             self.trickle(ok, float(params.get("every", 0.25)))
+        elif fault == "callback":
+            self.answer(202, b"{}")
+            url = self.headers.get("X-Machinery-Callback-Url")
+            result = {"message": str(body.get("message", "")).upper()}
+            delay = float(params.get("delay", 0.2))
+            threading.Thread(target=post_later, args=(url, result, delay), daemon=True).start()
         else:
             self.answer(404, b'{"message": "no such fault"}')
 
@@ -178,6 +189,30 @@ class FakeService(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def post_later(url: str, result: dict, delay: float) -> None:
+    """Post a callback service's result to its callback URL after `delay` seconds (and its
+    heartbeats meanwhile, one a second), noting each answer's status under /callbacks."""
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+        if time.monotonic() < deadline:
+            _post(f"{url}/heartbeat", {}, "heartbeats")
+    _post(url, result, "results")
+
+
+def _post(url: str, body: dict, kind: str) -> None:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    with _lock:
+        _seen.setdefault("/callbacks", {}).setdefault(kind, []).append(status)
 
 
 class Server(ThreadingHTTPServer):

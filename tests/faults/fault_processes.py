@@ -33,6 +33,7 @@ API_ENV = {
     "MACHINERY_CONSUMER_KEYS": "",
     "MACHINERY_ALLOWED_HOSTS": "",
     "MACHINERY_WEBHOOK_SECRETS": "whsec-fault-tests-0123456789",
+    "MACHINERY_CALLBACK_SECRETS": "callback-fault-tests-0123456789",
 }
 # Workers' leases, short so that a killed worker's events are taken over quickly.
 LEASE_S = "2"
@@ -143,10 +144,12 @@ class Machinery:
         self.db_name = db_name or f"faults_{uuid.uuid4().hex[:8]}"
         settings = {**API_ENV, "MONGO_URI": mongo_uri, "MONGO_DB": self.db_name}
         port = free_port()
-        settings.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **env)
+        self.url = f"http://127.0.0.1:{port}"
+        # Callback services post their results to this API.
+        settings.update(HOST="127.0.0.1", PORT=str(port), MACHINERY_PUBLIC_URL=self.url)
+        settings.update(WEB_CONCURRENCY="2", **env)
         command = [str(BIN / "gunicorn"), "machinery:create_app()"]  # as processes.start_api
         self.process = Process(name, command, settings, logs)
-        self.url = f"http://127.0.0.1:{port}"
         started(self.process, lambda: answers(f"{self.url}/healthcheck"), timeout=60)
 
     @property
