@@ -10,7 +10,6 @@ from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.engine.addresses import RefusedAddress
 from machinery.language.parse import DefinitionError, parse_call, parse_operations
 from machinery.language.types import TYPES, canonical_type
-from machinery.store.listing import MAX_CURSOR_LENGTH
 from machinery.store.webhooks import DELIVERY_STATES
 
 NAME = validate.Regexp(
@@ -229,15 +228,6 @@ class WorkflowIn(_Typed):
         validate=[validate.Length(min=1), at_most("MAX_STEPS", "steps")],
     )
     operations = Operations(load_default=list, validate=at_most("MAX_STEPS", "operations"))
-    durability = fields.String(
-        load_default="step",
-        validate=validate.OneOf(["step", "event"]),
-        metadata={
-            "description": "step: the run state is saved after every step (a crash resumes after "
-            "the last completed step); event: once, at the end (fewer writes; a crash runs the "
-            "event again where every service is idempotent)"
-        },
-    )
 
     @validates_schema
     def _operations_fit_the_steps(self, data, **kwargs):
@@ -275,7 +265,6 @@ class WorkflowOut(Schema):
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
     operations = fields.Raw()
-    durability = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -355,16 +344,9 @@ class IdempotencyArgs(Schema):
     )
 
 
-def durability_override():
-    return fields.String(
-        validate=validate.OneOf(["step", "event"]),
-        metadata={"description": "Overrides the workflow's durability for this event"},
-    )
-
-
-class RunOptions(Schema):
-    """How to run an event, given beside its data in the wrapped forms."""
-
+class EventSubmission(Schema):
+    workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
+    data = fields.Dict(required=True)
     async_ = JsonBoolean(
         data_key="async",
         attribute="async",
@@ -374,12 +356,6 @@ class RunOptions(Schema):
         validate=validate.Length(max=2048),
         metadata={"description": "Where to POST the event, signed, when it ends"},
     )
-    durability = durability_override()
-
-
-class EventSubmission(RunOptions):
-    workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
-    data = fields.Dict(required=True)
 
 
 class QueryBoolean(fields.Boolean):
@@ -389,13 +365,12 @@ class QueryBoolean(fields.Boolean):
     falsy = frozenset({"false"})
 
 
-class RunArgs(Schema):
+class AsyncArgs(Schema):
     async_ = QueryBoolean(
         data_key="async",
         attribute="async",
         metadata={"description": "Answer 202 at once; a worker runs the event"},
     )
-    durability = durability_override()
 
 
 class WaitArgs(Schema):
@@ -466,9 +441,6 @@ class EventOut(Schema):
     redrives = fields.List(fields.Dict(), metadata={"description": "Each redrive, oldest first"})
     cancel_requested = fields.Boolean()
     callback_url = fields.String()
-    durability = fields.String(
-        metadata={"enum": ["step", "event"], "description": "When its run state is saved"}
-    )
     webhook = fields.Nested(
         WebhookOut, metadata={"description": "The delivery of the event's end to callback_url"}
     )
@@ -534,32 +506,8 @@ class DryRunOut(Schema):
 
 
 class PageArgs(Schema):
-    """Which page of a listing: the first, or the one after a cursor (`next` of the page
-    before); `page`, a page number, is kept for older clients and is slow on long listings."""
-
-    cursor = fields.String(
-        validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
-        metadata={"description": "The `next` of the previous page: answers the page after it"},
-    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
-    count = QueryBoolean(
-        metadata={
-            "description": "Count the whole listing into `total` (it reads every match; the "
-            "default is not to count, unless `page` is given)"
-        }
-    )
-    page = fields.Integer(
-        validate=validate.Range(min=1, max=MAX_PAGE),
-        metadata={
-            "description": "Deprecated: a page number. It skips the items before the page and "
-            "counts them all, so it slows as the listing grows; use cursor"
-        },
-    )
-
-    @validates_schema
-    def _page_or_cursor(self, data, **kwargs):
-        if "page" in data and "cursor" in data:
-            raise ValidationError("Give cursor or page, not both.", "cursor")
 
 
 class EventListArgs(PageArgs):
@@ -590,19 +538,9 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     return Schema.from_dict(
         {
             "items": fields.List(fields.Nested(item_schema)),
-            "page": fields.Integer(
-                metadata={"description": "The page number: on the first page and with ?page="}
-            ),
+            "page": fields.Integer(),
             "page_size": fields.Integer(),
-            "total": fields.Integer(
-                metadata={
-                    "description": "How many items the listing holds: with ?count=true or ?page="
-                }
-            ),
-            "next": fields.String(
-                allow_none=True,
-                metadata={"description": "Pass as ?cursor= for the next page; null on the last"},
-            ),
+            "total": fields.Integer(),
         },
         name=f"{item_schema.__name__.removesuffix('Out')}Page",
     )

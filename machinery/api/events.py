@@ -3,12 +3,11 @@
 import json
 
 from flask import current_app, request, url_for
-from marshmallow import ValidationError
 
 from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
-from machinery.api.paging import page, page_request
+from machinery.api.paging import page, page_size
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
@@ -20,6 +19,7 @@ from machinery.orchestrator import (
     wait_for_event,
 )
 from machinery.schemas import (
+    AsyncArgs,
     ErrorOut,
     EventData,
     EventDetailOut,
@@ -27,8 +27,6 @@ from machinery.schemas import (
     EventOut,
     EventSubmission,
     IdempotencyArgs,
-    RunArgs,
-    RunOptions,
     WaitArgs,
     page_of,
 )
@@ -36,7 +34,7 @@ from machinery.schemas import (
 blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent through workflows.")
 
 # The body keys that, beside `data`, say how to run an event rather than what it carries.
-RUN_OPTIONS = ("async", "callback_url", "durability")
+RUN_OPTIONS = ("async", "callback_url")
 
 
 def answers_events(view):
@@ -55,7 +53,7 @@ def answers_events(view):
 @blp.route("/<ref>", methods=["POST"])
 @blp.arguments(EventData)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.arguments(RunArgs, location="query")
+@blp.arguments(AsyncArgs, location="query")
 @answers_events
 def send_event(body, headers, args, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
@@ -65,7 +63,7 @@ def send_event(body, headers, args, ref):
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(EventSubmission)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.arguments(RunArgs, location="query")
+@blp.arguments(AsyncArgs, location="query")
 @answers_events
 def submit(submission, headers, args):
     """Send an event given as {"workflow", "data"}."""
@@ -79,14 +77,10 @@ def submit(submission, headers, args):
 @blp.response(200, page_of(EventOut))
 def list_events(args):
     """List events, newest first, optionally of one workflow or in one status."""
-    workflow = args.get("workflow")
-    found = store().events.list(
-        page_request(args),
-        workflow_id=store().workflows.id_of(workflow) if workflow is not None else None,
-        workflow=workflow,
-        status=args.get("status"),
+    items, total = store().events.list(
+        args["page"], page_size(args), workflow=args.get("workflow"), status=args.get("status")
     )
-    return page(found, args)
+    return page(items, total, args)
 
 
 @blp.route("/<ref>", methods=["GET"])
@@ -131,7 +125,6 @@ def run(ref: str, body: dict, headers: dict, args: dict):
         key=headers.get("key"),
         asynchronous=asynchronous,
         callback_url=callback_url,
-        durability=args.get("durability") or options.get("durability"),
     )
     event = submit_event(runtime(), submission)
     return event, *event_status(event)
@@ -142,13 +135,11 @@ def split_options(body: dict) -> tuple[dict, dict]:
     that wraps nothing is all data."""
     if "data" not in body or not set(body) - {"data"} <= set(RUN_OPTIONS):
         return {}, body
-    try:
-        options = RunOptions().load({name: body[name] for name in RUN_OPTIONS if name in body})
-    except ValidationError as error:
-        raise InvalidData(
-            "Invalid run options: " + ", ".join(sorted(error.messages)) + ".",
-            errors=error.messages,
-        ) from None
+    options = {name: body[name] for name in RUN_OPTIONS if name in body}
+    if "async" in options and not isinstance(options["async"], bool):
+        raise InvalidData("async is true or false.", errors={"async": ["Not a boolean."]})
+    if "callback_url" in options and not isinstance(options["callback_url"], str):
+        raise InvalidData("callback_url is a URL.", errors={"callback_url": ["Not a string."]})
     return options, {"data": body["data"]}
 
 

@@ -18,15 +18,9 @@ class Store:
     """The repositories over one MongoDB database (served by `embedded` when it is the embedded
     store's)."""
 
-    def __init__(
-        self,
-        connection: MongoConnection,
-        embedded: EmbeddedStore | None = None,
-        event_retention_days: int | None = None,
-    ):
+    def __init__(self, connection: MongoConnection, embedded: EmbeddedStore | None = None):
         self.connection = connection
         self.embedded = embedded
-        self.event_retention_days = event_retention_days
 
     @property
     def services(self) -> ServiceRepository:
@@ -52,8 +46,7 @@ class Store:
         self.connection.db.command("ping")
 
     def ensure_indexes(self) -> list[str]:
-        """Create the indexes, and make the events' retention the one the settings ask for."""
-        return ensure_indexes(self.connection.db, event_retention_days=self.event_retention_days)
+        return ensure_indexes(self.connection.db)
 
     def holds_machinery_data(self) -> bool:
         """Whether Machinery has used this database: its collections are there."""
@@ -80,4 +73,4 @@ def open_store(settings: Settings, *, create: bool = True, client_factory=MongoC
         embedded = EmbeddedStore(settings.data_dir)
         uri = embedded.start(create=create)
     connection = MongoConnection(uri, settings.mongo_db, settings.mongo_timeout_ms, client_factory)
-    return Store(connection, embedded, settings.event_retention_days)
+    return Store(connection, embedded)

@@ -9,47 +9,37 @@ holds, so a process whose lease was taken over writes nothing more.
 References between documents (an event's workflow, a step's event) are kept as id strings.
 Times that are compared in queries (lease expiries) are seconds since the epoch.
 
-Steps are recorded in the event document itself, under `steps.r<run>s<index>` (a redrive is a
-new run): a step's record is written by the same write that saves the run state after it, so an
-event is found with its steps by its _id alone, and a step is never recorded without the state
-that follows it. A recorded answer larger than the event's bound is noted by its size, not kept
-(the running data keeps the declared outputs; see `bounded`).
+Steps are documents of their own, inserted as they finish: appending never rewrites the event,
+and an event's size does not grow with the answers of its services. A step is recorded once per
+run of its event (a redrive is a new run).
 
 Every write is made again when the connection to MongoDB breaks during it (a restart, a
 failover), a few times with backoff. Writing again is safe: documents carry their _id from the
-first try, and run-state writes are idempotent.
+first try, steps are unique by event, run and index, and run-state writes are idempotent.
 """
 
-import json
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import tenacity
 from bson import ObjectId
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from machinery import states
 from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
-from machinery.store.listing import Order, Page, PageRequest, read_page
 from machinery.store.webhooks import armed_delivery
 
 # What listings and event answers leave out: the data and the run state are for GET /e/<id>.
-_SUMMARY = {"data": 0, "fingerprint": 0, "running": 0, "steps": 0}
+_SUMMARY = {"data": 0, "fingerprint": 0, "running": 0}
 
 
 class EventRepository:
-    def __init__(
-        self, collection: Collection, legacy_steps: Collection | None = None, max_recorded=65536
-    ):
-        """legacy_steps: where versions before steps were kept in events recorded them (read
-        only); max_recorded: the largest answer, in bytes of JSON, a step's record keeps."""
+    def __init__(self, collection: Collection, steps: Collection):
         self.collection = collection
-        self.legacy_steps = legacy_steps
-        self.max_recorded = max_recorded
+        self.steps = steps
 
     def accept(
         self,
@@ -62,7 +52,6 @@ class EventRepository:
         owner: str | None = None,
         lease_s: float = 30.0,
         callback_url: str | None = None,
-        durability: str = "step",
     ) -> tuple[dict, bool]:
         """Store a new event for the workflow and its data: (event, True).
 
@@ -80,7 +69,6 @@ class EventRepository:
             "workflow_version": workflow.get("version"),
             "services": pins,
             "status": states.RUNNING if owner else states.QUEUED,
-            "durability": durability,
             "data": data,
             "acked_at": now(),
             "finished_at": None,
@@ -89,7 +77,6 @@ class EventRepository:
             "cursor": 0,
             "current_step": 0,
             "running": data,
-            "steps": {},
             "run": 0,
             "redrives": [],
             "cancel_requested": False,
@@ -171,22 +158,21 @@ class EventRepository:
         running: dict,
         lease_s: float,
         current_step: int | None = None,
-        records: Sequence[dict] = (),
     ) -> dict | None:
-        """Save the run state after a step with the step's record (renewing the lease), and the
-        step that runs next: the event's `cancel_requested` then, or None when the lease was
-        lost (another process holds the event now)."""
-        fields = {
-            "cursor": cursor,
-            "running": running,
-            "current_step": current_step,
-            "lease_until": time.time() + lease_s,
-            **self._recorded(records),
-        }
+        """Save the run state after a step (renewing the lease), and the step that runs next:
+        the event's `cancel_requested` then, or None when the lease was lost (another process
+        holds the event now)."""
         return _durably(
             lambda: self.collection.find_one_and_update(
                 {"_id": ObjectId(event_id), "fence": fence},
-                {"$set": fields},
+                {
+                    "$set": {
+                        "cursor": cursor,
+                        "running": running,
+                        "current_step": current_step,
+                        "lease_until": time.time() + lease_s,
+                    }
+                },
                 projection={"cancel_requested": 1},
             )
         )
@@ -254,12 +240,17 @@ class EventRepository:
             {"$set": {"waiting.last_rejection": rejection}, "$inc": {"waiting.rejections": 1}},
         )
 
-    def _recorded(self, records: Sequence[dict]) -> dict:
-        """The fields that record these steps in their event."""
-        return {
-            f"steps.r{record['run']}s{record['index']}": bounded(record, self.max_recorded)
-            for record in records
-        }
+    def record_step(self, event_id: str, run: int, step: dict) -> None:
+        document = {**step, "event_id": event_id, "run": run}
+        try:
+            _durably(lambda: self.steps.insert_one(document))
+        except DuplicateKeyError:
+            pass  # an earlier try landed: steps are unique by event, run and index
+
+    def recorded_step(self, event_id: str, run: int, index: int) -> dict | None:
+        """The step already recorded for this run of the event, if any."""
+        query = {"event_id": event_id, "run": run, "index": index}
+        return self.steps.find_one(query, {"_id": 0, "event_id": 0})
 
     def finish(
         self,
@@ -270,11 +261,9 @@ class EventRepository:
         error: dict | None,
         cursor: int | None = None,
         running: dict | None = None,
-        records: Sequence[dict] = (),
     ) -> dict | None:
-        """Store how the event ended, with the records of the steps not yet kept, and return it
-        (without its data), in one round trip; None when the lease `fence` names was lost
-        (None: whoever holds it)."""
+        """Store how the event ended and return it (without its data), in one round trip; None
+        when the lease `fence` names was lost (None: whoever holds it)."""
         fields = {
             "status": status,
             "outputs": outputs,
@@ -285,7 +274,6 @@ class EventRepository:
         }
         if cursor is not None:
             fields.update(cursor=cursor, running=running)
-        fields.update(self._recorded(records))
         query: dict = {"_id": ObjectId(event_id)}
         if fence is not None:
             query["fence"] = fence
@@ -396,42 +384,35 @@ class EventRepository:
 
     def get(self, event_id: str, with_steps: bool = True) -> dict:
         """The event, with its steps in order unless asked otherwise."""
-        projection = None if with_steps else {"steps": 0}
-        document = self.collection.find_one({"_id": self._require_id(event_id)}, projection)
+        document = self.collection.find_one({"_id": self._require_id(event_id)})
         if document is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         event = to_plain(document)
-        if not with_steps:
-            event.pop("steps", None)
-        elif "steps" in event:
-            event["steps"] = sorted(event["steps"].values(), key=lambda s: (s["run"], s["index"]))
-        elif self.legacy_steps is not None:  # recorded before steps were kept in their event
-            cursor = self.legacy_steps.find({"event_id": event["id"]}, {"_id": 0, "event_id": 0})
-            event["steps"] = [{"run": 0, **step} for step in cursor.sort("index", 1)]
+        if with_steps:
+            query = {"event_id": event["id"]}
+            cursor = self.steps.find(query, {"_id": 0, "event_id": 0})
+            event["steps"] = list(cursor.sort([("run", 1), ("index", 1)]))
         return event
 
     def list(
-        self,
-        request: PageRequest,
-        workflow_id: str | None = None,
-        workflow: str | None = None,
-        status: str | None = None,
-    ) -> Page:
-        """One page of events, newest first, and how many match in all when that is asked for.
+        self, page: int, page_size: int, workflow: str | None = None, status: str | None = None
+    ) -> tuple[list[dict], int]:
+        """One page of events, newest first, and how many match in all.
 
-        `workflow_id`: the id of the workflow the events are of. `workflow`, given instead, is how
-        a client named a workflow that is no longer registered (events stay listed after their
-        workflow is deleted): its id when spelled as one, its name otherwise. Each is one
-        equality on a field the events keep, served by an index with the status and the order.
+        `workflow` is a workflow's name or id; events stay listed after their workflow is deleted.
         """
         query: dict = {}
-        if workflow_id is not None:
-            query["workflow_id"] = workflow_id
-        elif workflow is not None:
-            query["workflow_id" if object_id(workflow) else "workflow"] = workflow
+        if workflow is not None:
+            query["$or"] = [{"workflow_id": workflow}, {"workflow": workflow}]
         if status is not None:
             query["status"] = status
-        return read_page(self.collection, query, request, NEWEST_FIRST, _SUMMARY)
+        cursor = (
+            self.collection.find(query, _SUMMARY)
+            .sort([("acked_at", -1), ("_id", -1)])
+            .skip((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
 
     @staticmethod
     def _require_id(event_id: str) -> ObjectId:
@@ -439,48 +420,6 @@ class EventRepository:
         if oid is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         return oid
-
-
-def _cursor_after(event: dict) -> dict:
-    """The cursor after an event: its acked_at (milliseconds since the epoch) and its id."""
-    return {"t": _milliseconds(event["acked_at"]), "id": str(event["_id"])}
-
-
-def _events_after(key: dict) -> dict:
-    """The events accepted at or before the cursor's millisecond: one range on acked_at (the
-    few of that millisecond at or before the cursor are left out by `_follows`). An inclusive
-    bound and no $or: the range is one interval of an index."""
-    if not isinstance(key["t"], int) or isinstance(key["t"], bool):
-        raise ValueError("t")
-    if not isinstance(key["id"], str) or object_id(key["id"]) is None:
-        raise ValueError("id")
-    return {"acked_at": {"$lte": _EPOCH + timedelta(milliseconds=key["t"])}}
-
-
-def _follows(key: dict, event: dict) -> bool:
-    """Whether the event comes after the cursor, newest first: accepted earlier, or in the same
-    millisecond with a lower id."""
-    moment = _milliseconds(event["acked_at"])
-    return moment < key["t"] or (moment == key["t"] and event["_id"] < ObjectId(key["id"]))
-
-
-def _milliseconds(moment: datetime) -> int:
-    if moment.tzinfo is None:  # a client made without tz_aware
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# Newest first; the (..., acked_at, _id) indexes serve it after the equalities on the workflow
-# and the status.
-NEWEST_FIRST = Order(
-    listing="events",
-    sort=[("acked_at", DESCENDING), ("_id", DESCENDING)],
-    key_of=_cursor_after,
-    after=_events_after,
-    follows=_follows,
-)
 
 
 # Its state is per thread, so one serves every write.
@@ -495,15 +434,3 @@ _WRITES = tenacity.Retrying(
 def _durably(write):
     """Make a write, again when the connection broke during it: 4 tries, with backoff."""
     return _WRITES(write)
-
-
-def bounded(record: dict, limit: int) -> dict:
-    """A step's record as its event keeps it: its answer, or, when the answer is larger than
-    `limit` bytes of JSON, only that size (the running data keeps the declared outputs)."""
-    outputs = record.get("outputs")
-    if outputs is None:
-        return record
-    size = len(json.dumps(outputs, separators=(",", ":"), default=str))
-    if size <= limit:
-        return record
-    return {**record, "outputs": None, "outputs_omitted": {"bytes": size, "limit": limit}}
