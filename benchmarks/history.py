@@ -10,8 +10,11 @@ times, one request after the other over a kept-alive connection:
   GET /e/<id>                                          one event with its steps
   GET /e?workflow=process-text&status=succeeded&page_size=20    a common status
   GET /e?workflow=process-text&status=failed&page_size=20       a rare status
-  GET /e?workflow=process-text&status=succeeded&page_size=20&page=50   deep in the listing
-  GET /s?page_size=20, GET /w?page_size=20             the definitions
+  the same, &cursor=<next>, for pages 2 and 50 (or the last)   by cursor (following `next`)
+  GET /e?workflow=process-text&status=succeeded&page_size=20&page=50   by page number (skipping)
+  the same, &count=true                                          with the total counted
+  GET /e?page_size=20                                            every event
+  GET /s?page_size=20 (and its page 2 by cursor), GET /w?page_size=20   the definitions
 
 and reports the median latency of each, the store commands each one sends (counted with pymongo's
 command monitoring in an app of its own on the same store) and what the store's explain says of
@@ -49,12 +52,18 @@ BATCH = 5000
 # A share of the loaded events fail; the rest succeed. Half are of each example workflow.
 FAILED_SHARE = 0.1
 WORKFLOWS = {"process-text": DATA, "shout-and-count": {"text": DATA["message"]}}
+SUCCEEDED = "/e?workflow=process-text&status=succeeded&page_size=20"
 QUERIES = {
     "GET /e/<id>": "/e/{event_id}",
-    "GET /e workflow+succeeded": "/e?workflow=process-text&status=succeeded&page_size=20",
+    "GET /e workflow+succeeded": SUCCEEDED,
     "GET /e workflow+failed": "/e?workflow=process-text&status=failed&page_size=20",
-    "GET /e page 50": "/e?workflow=process-text&status=succeeded&page_size=20&page=50",
+    "GET /e cursor page 2": SUCCEEDED + "&cursor={page 2}",
+    "GET /e cursor page 50": SUCCEEDED + "&cursor={page 50}",
+    "GET /e page 50": SUCCEEDED + "&page=50",
+    "GET /e count": SUCCEEDED + "&count=true",
+    "GET /e": "/e?page_size=20",
     "GET /s": "/s?page_size=20",
+    "GET /s cursor page 2": "/s?page_size=20&cursor={page 2}",
     "GET /w": "/w?page_size=20",
 }
 # Bounds on what one run may do, whatever the arguments say.
@@ -159,7 +168,8 @@ class Loader:
                 if not failed and workflow == "process-text":
                     self.loaded_ids.append(str(oid))
             self.db.events.insert_many(batch, ordered=False)
-            self.db.steps.insert_many(steps, ordered=False)
+            if steps:  # steps kept in a collection of their own
+                self.db.steps.insert_many(steps, ordered=False)
             missing -= len(batch)
 
     def load_definitions(self, target: int) -> None:
@@ -179,6 +189,25 @@ class Loader:
                 self.db[f"{kind[:-1]}_versions"].insert_many(
                     versions[start : start + BATCH], ordered=False
                 )
+
+
+def with_cursor(port: int, path: str) -> str:
+    """The path with its "{page N}" replaced by the cursor to that page, found by following
+    `next` from the first page (to the last page when there are fewer; the first when there is
+    only one)."""
+    if "{page " not in path:
+        return path
+    start = path.index("{page ")
+    pages = int(path[start + len("{page ") : path.index("}", start)])
+    first = path[: start - len("&cursor=")]
+    token = None
+    for _ in range(pages - 1):
+        page = first + (f"&cursor={token}" if token else "")
+        following = _expect(*_request(port, "GET", page), 200).get("next")
+        if not following:
+            break
+        token = following
+    return first + (f"&cursor={token}" if token else "")
 
 
 def time_queries(port: int, paths: dict[str, list[str]], repeats: int, seconds: float) -> dict:
@@ -238,7 +267,7 @@ def run(arguments) -> dict:
                 paths = {
                     name: [path.format(event_id=event_id) for event_id in sample]
                     if "{event_id}" in path
-                    else [path]
+                    else [with_cursor(machinery.port, path)]
                     for name, path in QUERIES.items()
                 }
                 timings = time_queries(

@@ -42,6 +42,9 @@ MAX_WEBHOOK_DEADLINE_S = 7 * 24 * 3600.0
 MIN_SECRET = 16
 # How long a callback service's step waits for its result when the step sets no read timeout.
 CALLBACK_TIMEOUT_S = 3600.0
+# Event retention, in days: the longest is what MongoDB's TTL indexes take (2^31 - 1 seconds).
+DAY_S = 24 * 3600
+MAX_RETENTION_DAYS = (2**31 - 1) // DAY_S
 
 _DIGEST_PREFIX = "sha256:"
 
@@ -98,6 +101,9 @@ class Settings:
     public_url: str | None = None
     callback_secrets: tuple[str, ...] = field(default=(), repr=False)
     callback_timeout_s: float = CALLBACK_TIMEOUT_S
+    # Days after an event finished that it is deleted (a TTL index on finished_at); None: events
+    # are kept forever.
+    event_retention_days: int | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -118,6 +124,7 @@ class Settings:
                 if defaults[name] not in (None, ()):
                     expected += f" (default {_shown_default(defaults[name])})"
                 problems.append((variable, _shown_value(variable, text), expected))
+        problems += _retention_problems(values, defaults)
         if problems:
             raise SettingsError(problems)
         return cls(**values)
@@ -149,6 +156,7 @@ class Settings:
             "PUBLIC_URL": self.public_url,
             "CALLBACK_SECRETS": list(self.callback_secrets),
             "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
+            "EVENT_RETENTION_DAYS": self.event_retention_days,
         }
 
 
@@ -253,6 +261,16 @@ def _seconds(allow_zero: bool, high: float | None = None) -> Callable[[str, str]
     return read
 
 
+def _days(text: str, variable: str) -> int:
+    try:
+        return _whole_number(MAX_RETENTION_DAYS)(text, variable)
+    except ValueError:
+        raise ValueError(
+            f"a whole number of days from 1 to {MAX_RETENTION_DAYS}, or unset to keep events "
+            "forever"
+        ) from None
+
+
 def _mongo_uri(text: str, variable: str) -> str:
     if not text.startswith(("mongodb://", "mongodb+srv://")) or text.endswith("://"):
         raise ValueError("a MongoDB URI, such as mongodb://127.0.0.1:27017")
@@ -348,7 +366,21 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
         "MACHINERY_CALLBACK_TIMEOUT_S",
         _seconds(allow_zero=False, high=7 * 24 * 3600),
     ),
+    ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
 )
+
+
+def _retention_problems(values: dict, defaults: dict) -> list[tuple[str, str, str]]:
+    """An event deleted while its webhook is still being tried would never be delivered."""
+    days = values.get("event_retention_days")
+    deadline_s = values.get("webhook_deadline_s", defaults["webhook_deadline_s"])
+    if days is None or days * DAY_S >= deadline_s:
+        return []
+    expected = (
+        f"expected at least as long as a webhook is tried (MACHINERY_WEBHOOK_DEADLINE_S, "
+        f"{deadline_s:g} s): at least {math.ceil(deadline_s / DAY_S)} days"
+    )
+    return [("MACHINERY_EVENT_RETENTION_DAYS", repr(str(days)), expected)]
 
 
 def _shown_value(variable: str, text: str) -> str:

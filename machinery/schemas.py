@@ -10,6 +10,7 @@ from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.engine.addresses import RefusedAddress
 from machinery.language.parse import DefinitionError, parse_call, parse_operations
 from machinery.language.types import TYPES, canonical_type
+from machinery.store.listing import MAX_CURSOR_LENGTH
 from machinery.store.webhooks import DELIVERY_STATES
 
 NAME = validate.Regexp(
@@ -506,8 +507,32 @@ class DryRunOut(Schema):
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    """Which page of a listing: the first, or the one after a cursor (`next` of the page
+    before); `page`, a page number, is kept for older clients and is slow on long listings."""
+
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        metadata={"description": "The `next` of the previous page: answers the page after it"},
+    )
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+    count = QueryBoolean(
+        metadata={
+            "description": "Count the whole listing into `total` (it reads every match; the "
+            "default is not to count, unless `page` is given)"
+        }
+    )
+    page = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={
+            "description": "Deprecated: a page number. It skips the items before the page and "
+            "counts them all, so it slows as the listing grows; use cursor"
+        },
+    )
+
+    @validates_schema
+    def _page_or_cursor(self, data, **kwargs):
+        if "page" in data and "cursor" in data:
+            raise ValidationError("Give cursor or page, not both.", "cursor")
 
 
 class EventListArgs(PageArgs):
@@ -538,9 +563,19 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     return Schema.from_dict(
         {
             "items": fields.List(fields.Nested(item_schema)),
-            "page": fields.Integer(),
+            "page": fields.Integer(
+                metadata={"description": "The page number: on the first page and with ?page="}
+            ),
             "page_size": fields.Integer(),
-            "total": fields.Integer(),
+            "total": fields.Integer(
+                metadata={
+                    "description": "How many items the listing holds: with ?count=true or ?page="
+                }
+            ),
+            "next": fields.String(
+                allow_none=True,
+                metadata={"description": "Pass as ?cursor= for the next page; null on the last"},
+            ),
         },
         name=f"{item_schema.__name__.removesuffix('Out')}Page",
     )

@@ -157,3 +157,36 @@ def test_python_m_machinery_config_checks_the_environment():
 
 def environment_without_settings() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith(("MACHINERY_", "MONGO_"))}
+
+
+def test_event_retention_is_a_number_of_days_or_forever():
+    assert Settings().event_retention_days is None
+    assert (
+        Settings.from_environment({"MACHINERY_EVENT_RETENTION_DAYS": "30"}).event_retention_days
+        == 30
+    )
+    assert from_environment({"MACHINERY_EVENT_RETENTION_DAYS": " 7 "})["EVENT_RETENTION_DAYS"] == 7
+    assert from_environment({})["EVENT_RETENTION_DAYS"] is None
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "30d", "forever", "24856"])
+def test_a_bad_event_retention_says_what_it_takes(value):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment({"MACHINERY_EVENT_RETENTION_DAYS": value})
+    [(variable, shown, expected)] = raised.value.problems
+    assert (variable, shown) == ("MACHINERY_EVENT_RETENTION_DAYS", repr(value))
+    assert "a whole number of days from 1 to 24855, or unset to keep events forever" in expected
+
+
+def test_events_are_kept_at_least_as_long_as_their_webhooks_are_tried():
+    environ = {"MACHINERY_EVENT_RETENTION_DAYS": "2", "MACHINERY_WEBHOOK_DEADLINE_S": "259200"}
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(environ)
+    [(variable, _, expected)] = raised.value.problems
+    assert variable == "MACHINERY_EVENT_RETENTION_DAYS"
+    assert "MACHINERY_WEBHOOK_DEADLINE_S" in expected and "at least 3 days" in expected
+    environ["MACHINERY_EVENT_RETENTION_DAYS"] = "3"
+    assert Settings.from_environment(environ).event_retention_days == 3
+    assert (
+        Settings.from_environment({"MACHINERY_EVENT_RETENTION_DAYS": "1"}).event_retention_days == 1
+    )

@@ -21,6 +21,7 @@ def init_store(app: Flask) -> Store:
         mongo_db=app.config["MONGO_DB"],
         mongo_timeout_ms=app.config["MONGO_TIMEOUT_MS"],
         data_dir=app.config["DATA_DIR"],
+        event_retention_days=app.config.get("EVENT_RETENTION_DAYS"),
     )
     factory = app.config.get("MONGO_CLIENT_FACTORY") or MongoClient
     opened = open_store(settings, client_factory=factory)

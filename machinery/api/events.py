@@ -7,7 +7,7 @@ from flask import current_app, request, url_for
 from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
-from machinery.api.paging import page, page_size
+from machinery.api.paging import page, page_request
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
@@ -77,10 +77,14 @@ def submit(submission, headers, args):
 @blp.response(200, page_of(EventOut))
 def list_events(args):
     """List events, newest first, optionally of one workflow or in one status."""
-    items, total = store().events.list(
-        args["page"], page_size(args), workflow=args.get("workflow"), status=args.get("status")
+    workflow = args.get("workflow")
+    found = store().events.list(
+        page_request(args),
+        workflow_id=store().workflows.id_of(workflow) if workflow is not None else None,
+        workflow=workflow,
+        status=args.get("status"),
     )
-    return page(items, total, args)
+    return page(found, args)
 
 
 @blp.route("/<ref>", methods=["GET"])

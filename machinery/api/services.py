@@ -2,7 +2,7 @@
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import store
-from machinery.api.paging import page, page_size
+from machinery.api.paging import page, page_request
 from machinery.contracts import require_compatible, service_impact
 from machinery.errors import Conflict, InvalidData
 from machinery.schemas import (
@@ -37,8 +37,7 @@ def register_service(definition):
 @blp.response(200, page_of(ServiceOut))
 def list_services(args):
     """List the registered services by name."""
-    items, total = store().services.list(args["page"], page_size(args))
-    return page(items, total, args)
+    return page(store().services.list(page_request(args)), args)
 
 
 @blp.route("/<ref>", methods=["GET"])

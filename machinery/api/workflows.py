@@ -2,7 +2,7 @@
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
-from machinery.api.paging import page, page_size
+from machinery.api.paging import page, page_request
 from machinery.api.services import check_name
 from machinery.contracts import analyse, check_definition, service_names
 from machinery.orchestrator import dry_run
@@ -53,8 +53,7 @@ def register_workflow(definition):
 @blp.response(200, page_of(WorkflowOut))
 def list_workflows(args):
     """List the workflows by name."""
-    items, total = store().workflows.list(args["page"], page_size(args))
-    return page(items, total, args)
+    return page(store().workflows.list(page_request(args)), args)
 
 
 @blp.route("/<ref>", methods=["GET"])

@@ -18,9 +18,15 @@ class Store:
     """The repositories over one MongoDB database (served by `embedded` when it is the embedded
     store's)."""
 
-    def __init__(self, connection: MongoConnection, embedded: EmbeddedStore | None = None):
+    def __init__(
+        self,
+        connection: MongoConnection,
+        embedded: EmbeddedStore | None = None,
+        event_retention_days: int | None = None,
+    ):
         self.connection = connection
         self.embedded = embedded
+        self.event_retention_days = event_retention_days
 
     @property
     def services(self) -> ServiceRepository:
@@ -46,7 +52,8 @@ class Store:
         self.connection.db.command("ping")
 
     def ensure_indexes(self) -> list[str]:
-        return ensure_indexes(self.connection.db)
+        """Create the indexes, and make the events' retention the one the settings ask for."""
+        return ensure_indexes(self.connection.db, event_retention_days=self.event_retention_days)
 
     def holds_machinery_data(self) -> bool:
         """Whether Machinery has used this database: its collections are there."""
@@ -73,4 +80,4 @@ def open_store(settings: Settings, *, create: bool = True, client_factory=MongoC
         embedded = EmbeddedStore(settings.data_dir)
         uri = embedded.start(create=create)
     connection = MongoConnection(uri, settings.mongo_db, settings.mongo_timeout_ms, client_factory)
-    return Store(connection, embedded)
+    return Store(connection, embedded, settings.event_retention_days)

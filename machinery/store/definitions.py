@@ -10,11 +10,13 @@ it even if the definition is deleted or replaced meanwhile.
 from __future__ import annotations
 
 from bson import ObjectId
+from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
+from machinery.store.listing import Order, Page, PageRequest, read_page
 
 
 def by_name_or_id(ref: str) -> dict:
@@ -23,6 +25,24 @@ def by_name_or_id(ref: str) -> dict:
     if oid is None:
         return {"name": ref}
     return {"$or": [{"_id": oid}, {"name": ref}]}
+
+
+def by_name(listing: str) -> Order:
+    """A listing of definitions by name: unique, so a cursor is the last name, and the next page
+    the names after it (a range on the unique index on name)."""
+
+    def names_after(key: dict) -> dict:
+        if not isinstance(key["name"], str):
+            raise ValueError("name")
+        return {"name": {"$gt": key["name"]}}
+
+    return Order(
+        listing=listing,
+        sort=[("name", ASCENDING)],
+        key_of=lambda definition: {"name": definition["name"]},
+        after=names_after,
+        follows=lambda key, definition: True,
+    )
 
 
 class DefinitionRepository:
@@ -84,11 +104,19 @@ class DefinitionRepository:
         cursor = self.versions.find({"definition_id": str(current["_id"])}).sort("version", 1)
         return [self._plain_version(document) for document in cursor]
 
-    def list(self, page: int, page_size: int) -> tuple[list[dict], int]:
-        """One page of definitions by name, and how many there are in all."""
-        cursor = self.collection.find().sort("name", 1).skip((page - 1) * page_size)
-        items = [to_plain(doc) for doc in cursor.limit(page_size)]
-        return items, self.collection.count_documents({})
+    def list(self, request: PageRequest) -> Page:
+        """One page of definitions by name, and how many there are when that is asked for."""
+        return read_page(self.collection, {}, request, by_name(f"{self.kind}s"))
+
+    def id_of(self, ref: str) -> str | None:
+        """The id of the definition with this id or, failing that, this name; None when there
+        is none. One keyed look-up (two when an id-like name is not an id)."""
+        oid = object_id(ref)
+        for query in ([{"_id": oid}] if oid else []) + [{"name": ref}]:
+            found = self.collection.find_one(query, {"_id": 1})
+            if found is not None:
+                return str(found["_id"])
+        return None
 
     def require(self, name: str) -> dict:
         """The stored document with this name; NotFound otherwise."""

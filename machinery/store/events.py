@@ -19,17 +19,18 @@ first try, steps are unique by event, run and index, and run-state writes are id
 """
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import tenacity
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from machinery import states
 from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
+from machinery.store.listing import Order, Page, PageRequest, read_page
 from machinery.store.webhooks import armed_delivery
 
 # What listings and event answers leave out: the data and the run state are for GET /e/<id>.
@@ -395,24 +396,27 @@ class EventRepository:
         return event
 
     def list(
-        self, page: int, page_size: int, workflow: str | None = None, status: str | None = None
-    ) -> tuple[list[dict], int]:
-        """One page of events, newest first, and how many match in all.
+        self,
+        request: PageRequest,
+        workflow_id: str | None = None,
+        workflow: str | None = None,
+        status: str | None = None,
+    ) -> Page:
+        """One page of events, newest first, and how many match in all when that is asked for.
 
-        `workflow` is a workflow's name or id; events stay listed after their workflow is deleted.
+        `workflow_id`: the id of the workflow the events are of. `workflow`, given instead, is how
+        a client named a workflow that is no longer registered (events stay listed after their
+        workflow is deleted): its id when spelled as one, its name otherwise. Each is one
+        equality on a field the events keep, served by an index with the status and the order.
         """
         query: dict = {}
-        if workflow is not None:
-            query["$or"] = [{"workflow_id": workflow}, {"workflow": workflow}]
+        if workflow_id is not None:
+            query["workflow_id"] = workflow_id
+        elif workflow is not None:
+            query["workflow_id" if object_id(workflow) else "workflow"] = workflow
         if status is not None:
             query["status"] = status
-        cursor = (
-            self.collection.find(query, _SUMMARY)
-            .sort([("acked_at", -1), ("_id", -1)])
-            .skip((page - 1) * page_size)
-            .limit(page_size)
-        )
-        return [to_plain(doc) for doc in cursor], self.collection.count_documents(query)
+        return read_page(self.collection, query, request, NEWEST_FIRST, _SUMMARY)
 
     @staticmethod
     def _require_id(event_id: str) -> ObjectId:
@@ -420,6 +424,49 @@ class EventRepository:
         if oid is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         return oid
+
+
+def _cursor_after(event: dict) -> dict:
+    """The cursor after an event: its acked_at (milliseconds since the epoch) and its id."""
+    return {"t": _milliseconds(event["acked_at"]), "id": str(event["_id"])}
+
+
+def _events_after(key: dict) -> dict:
+    """The events accepted in or before the cursor's millisecond: one range on acked_at, an
+    inclusive bound and no $or, so one interval of an index. Those of that millisecond already
+    listed (the cursor's own, and any with a higher id) are left out by `_follows`, as are the
+    rest of the cursor's second on a store that compares dates to the second (nx-27017)."""
+    if not isinstance(key["t"], int) or isinstance(key["t"], bool):
+        raise ValueError("t")
+    if not isinstance(key["id"], str) or object_id(key["id"]) is None:
+        raise ValueError("id")
+    return {"acked_at": {"$lte": _EPOCH + timedelta(milliseconds=key["t"])}}
+
+
+def _follows(key: dict, event: dict) -> bool:
+    """Whether the event comes after the cursor, newest first: accepted earlier, or in the same
+    millisecond with a lower id."""
+    moment = _milliseconds(event["acked_at"])
+    return moment < key["t"] or (moment == key["t"] and event["_id"] < ObjectId(key["id"]))
+
+
+def _milliseconds(moment: datetime) -> int:
+    if moment.tzinfo is None:  # a client made without tz_aware
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Newest first; the (..., acked_at, _id) indexes serve it after the equalities on the workflow
+# and the status.
+NEWEST_FIRST = Order(
+    listing="events",
+    sort=[("acked_at", DESCENDING), ("_id", DESCENDING)],
+    key_of=_cursor_after,
+    after=_events_after,
+    follows=_follows,
+)
 
 
 # Its state is per thread, so one serves every write.

@@ -237,7 +237,7 @@ def test_a_dry_run_calls_no_service_and_stores_no_event(client, example, service
     assert body["outputs"] == {"message": "reverse.message", "space_count": 1}
     assert all(step["sampled"] for step in body["steps"])
     assert services.calls == []
-    assert client.get("/e").json["total"] == 0
+    assert client.get("/e?count=true").json["total"] == 0
 
 
 def test_a_dry_run_uses_supplied_answers_and_data(client, example):

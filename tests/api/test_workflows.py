@@ -80,7 +80,7 @@ def test_get_list_put_delete(client, upper):
     assert created.pop("warnings") == []
     assert client.get("/w/process-text").json == created
     assert client.get(f"/w/{created['workflow_id']}").json == created
-    assert client.get("/w").json["total"] == 1
+    assert client.get("/w?count=true").json["total"] == 1
     replaced = client.put("/w/process-text", json=workflow(services=["upper", "upper"]))
     assert replaced.status_code == 200
     assert replaced.json["services"] == ["upper", "upper"]

@@ -51,7 +51,9 @@ def statuses(api: Machinery, workflow: str) -> dict[str, int]:
     counts = {}
     for status in ("queued", "running", "succeeded", "failed", "cancelled"):
         page = requests.get(
-            f"{api.url}/e", params={"workflow": workflow, "status": status}, timeout=30
+            f"{api.url}/e",
+            params={"workflow": workflow, "status": status, "count": "true"},
+            timeout=30,
         ).json()
         counts[status] = page["total"]
     return counts
