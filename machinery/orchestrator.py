@@ -37,6 +37,12 @@ from machinery.store.documents import now
 
 log = logging.getLogger(__name__)
 
+# Durability, as Step Functions' Standard and Express workflows: the run state saved after every
+# step, or once, at the end.
+STEP = "step"
+EVENT = "event"
+DURABILITIES = (STEP, EVENT)
+
 
 class LeaseLost(Exception):
     """Another process holds the event now: this one writes nothing more."""
@@ -44,33 +50,38 @@ class LeaseLost(Exception):
 
 @dataclass
 class EventRecorder(Listener):
-    """The store as a listener: records each step, saves the run state, stores the end."""
+    """The store as a listener: saves the run state with each step's record (durability
+    "step"), or everything at the end in one write (durability "event"), and stores the end."""
 
     runtime: Runtime
     event_id: str
     run: int
     fence: int
+    per_step: bool = True
     cancel_requested: bool = False
     final: dict | None = None
     waiting: dict | None = None
     # The nonce and the seconds to wait of the callback URL last given to a callback service.
     pending_callback: tuple[str, float] | None = None
+    # Records not written yet: kept with the end (or all of them, with durability "event").
+    unsaved: list = field(default_factory=list)
 
     def on_step_end(self, record: dict, state: RunState) -> None:
-        events = self.runtime.store.events
-        events.record_step(self.event_id, self.run, record)
-        if state.finished:
+        self.unsaved.append({**record, "run": self.run})
+        if state.finished or not self.per_step:
             return
-        saved = events.checkpoint(
+        saved = self.runtime.store.events.checkpoint(
             self.event_id,
             self.fence,
             state.cursor,
             state.running,
             self.runtime.lease_s,
             current_step=record["index"] + 1,  # steps run in the order of their indexes
+            records=self.unsaved,
         )
         if saved is None:
             raise LeaseLost(self.event_id)
+        self.unsaved = []
         self.cancel_requested = bool(saved.get("cancel_requested"))
 
     def on_step_wait(self, record: dict, state: RunState) -> None:
@@ -90,9 +101,11 @@ class EventRecorder(Listener):
             state.error,
             cursor=state.cursor,
             running=state.running,
+            records=self.unsaved,
         )
         if self.final is None:
             raise LeaseLost(self.event_id)
+        self.unsaved = []
 
 
 @dataclass
@@ -104,6 +117,7 @@ class Submission:
     key: str | None = None
     asynchronous: bool = False
     callback_url: str | None = None
+    durability: str | None = None  # None: the workflow's
     extra_listeners: list = field(default_factory=list)
 
 
@@ -132,6 +146,7 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
         owner=owner,
         lease_s=runtime.lease_s,
         callback_url=submission.callback_url,
+        durability=submission.durability or model.durability,
     )
     if not created:
         return replay(runtime, event, digest)
@@ -153,7 +168,8 @@ def drive(
     """
     workflow, services = definitions or runtime.catalog.for_event(event)
     event_id, run = event["id"], event.get("run", 0)
-    recorder = EventRecorder(runtime, event_id, run, event["fence"])
+    per_step = event.get("durability", STEP) == STEP
+    recorder = EventRecorder(runtime, event_id, run, event["fence"], per_step=per_step)
     listener = Listeners([recorder, *runtime.listeners])
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
 
@@ -171,11 +187,16 @@ def drive(
             return _cancel(runtime, recorder, state)
         if previous == states.WAITING:
             return _overdue(runtime, event, workflow, services, state, listener, recorder)
-        # What is known of the call at the cursor: the process running it died, or a callback
-        # service posted its result.
+        # What is known of the call at the cursor: the process running it died (so it may have
+        # been made), or a callback service posted its result.
         cut_off = previous == states.RUNNING
-        recorded = _recorded(runtime, event, workflow) if cut_off else _posted(event, workflow)
-        first = {"may_have_been_sent": cut_off, "recorded": recorded}
+        if cut_off and not per_step:
+            # Nothing was saved since the event (or its redrive) started: it runs again from
+            # there, where every service it calls may be called again.
+            if not _repeatable(workflow, services):
+                return _interrupted(workflow, services, state, listener, recorder)
+            cut_off = False
+        first = {"may_have_been_sent": cut_off, "recorded": _posted(event, workflow)}
         while not state.finished and state.status != states.WAITING:
             if recorder.cancel_requested:
                 return _cancel(runtime, recorder, state)
@@ -366,12 +387,21 @@ def dry_run(runtime: Runtime, workflow: dict, data: dict | None, samples: dict) 
     }
 
 
-def _recorded(runtime: Runtime, event: dict, workflow: Workflow) -> dict | None:
-    """The record of the call at the cursor, if a process that died after making it kept it."""
-    call = next_call(workflow, event.get("cursor", 0))
-    if call is None:
-        return None
-    return runtime.store.events.recorded_step(event["id"], event.get("run", 0), call.index)
+def _repeatable(workflow: Workflow, services) -> bool:
+    """Whether every call of the workflow may be made again (durability "event" after a crash)."""
+    return all(call_settings(c, services[c.service]).repeatable for c in workflow.calls)
+
+
+def _interrupted(workflow, services, state, listener, recorder) -> dict | None:
+    """End an event run with durability "event" that was cut off, when not every service it calls
+    may be called again: nothing of its run was saved, so it cannot go on safely."""
+    failure = StepFailed(
+        states.INTERRUPTED,
+        'the event (durability "event", which saves nothing until its end) was cut off, and '
+        "not every service it calls is idempotent: it is not run again (redrive it to do so)",
+    )
+    fail_step(workflow, services, state, failure, listener)
+    return _ended(recorder.final)
 
 
 def _posted(event: dict, workflow: Workflow) -> dict | None:
@@ -403,6 +433,7 @@ def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict 
         None,
         cursor=state.cursor,
         running=state.running,
+        records=recorder.unsaved,
     )
     if ended is not None:
         cancelled = RunState(states.CANCELLED, state.cursor, state.running)

@@ -229,6 +229,15 @@ class WorkflowIn(_Typed):
         validate=[validate.Length(min=1), at_most("MAX_STEPS", "steps")],
     )
     operations = Operations(load_default=list, validate=at_most("MAX_STEPS", "operations"))
+    durability = fields.String(
+        load_default="step",
+        validate=validate.OneOf(["step", "event"]),
+        metadata={
+            "description": "step: the run state is saved after every step (a crash resumes after "
+            "the last completed step); event: once, at the end (fewer writes; a crash runs the "
+            "event again where every service is idempotent)"
+        },
+    )
 
     @validates_schema
     def _operations_fit_the_steps(self, data, **kwargs):
@@ -266,6 +275,7 @@ class WorkflowOut(Schema):
     inputs = fields.List(fields.Nested(FieldSchema))
     outputs = fields.List(fields.Nested(FieldSchema))
     operations = fields.Raw()
+    durability = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -345,9 +355,16 @@ class IdempotencyArgs(Schema):
     )
 
 
-class EventSubmission(Schema):
-    workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
-    data = fields.Dict(required=True)
+def durability_override():
+    return fields.String(
+        validate=validate.OneOf(["step", "event"]),
+        metadata={"description": "Overrides the workflow's durability for this event"},
+    )
+
+
+class RunOptions(Schema):
+    """How to run an event, given beside its data in the wrapped forms."""
+
     async_ = JsonBoolean(
         data_key="async",
         attribute="async",
@@ -357,6 +374,12 @@ class EventSubmission(Schema):
         validate=validate.Length(max=2048),
         metadata={"description": "Where to POST the event, signed, when it ends"},
     )
+    durability = durability_override()
+
+
+class EventSubmission(RunOptions):
+    workflow = fields.String(required=True, metadata={"description": "Workflow name or id"})
+    data = fields.Dict(required=True)
 
 
 class QueryBoolean(fields.Boolean):
@@ -366,12 +389,13 @@ class QueryBoolean(fields.Boolean):
     falsy = frozenset({"false"})
 
 
-class AsyncArgs(Schema):
+class RunArgs(Schema):
     async_ = QueryBoolean(
         data_key="async",
         attribute="async",
         metadata={"description": "Answer 202 at once; a worker runs the event"},
     )
+    durability = durability_override()
 
 
 class WaitArgs(Schema):
@@ -442,6 +466,9 @@ class EventOut(Schema):
     redrives = fields.List(fields.Dict(), metadata={"description": "Each redrive, oldest first"})
     cancel_requested = fields.Boolean()
     callback_url = fields.String()
+    durability = fields.String(
+        metadata={"enum": ["step", "event"], "description": "When its run state is saved"}
+    )
     webhook = fields.Nested(
         WebhookOut, metadata={"description": "The delivery of the event's end to callback_url"}
     )

@@ -41,6 +41,7 @@ ENVELOPE_FIELDS = (
     "redrives",
     "cancel_requested",
     "callback_url",
+    "durability",
 )
 ERROR_FIELDS = ("step", "service", "address", "kind", "status_code", "attempts", "message")
 # The longest wait between two attempts.

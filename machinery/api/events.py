@@ -3,6 +3,7 @@
 import json
 
 from flask import current_app, request, url_for
+from marshmallow import ValidationError
 
 from machinery import states
 from machinery.api.blueprint import Blueprint
@@ -19,7 +20,6 @@ from machinery.orchestrator import (
     wait_for_event,
 )
 from machinery.schemas import (
-    AsyncArgs,
     ErrorOut,
     EventData,
     EventDetailOut,
@@ -27,6 +27,8 @@ from machinery.schemas import (
     EventOut,
     EventSubmission,
     IdempotencyArgs,
+    RunArgs,
+    RunOptions,
     WaitArgs,
     page_of,
 )
@@ -34,7 +36,7 @@ from machinery.schemas import (
 blp = Blueprint("events", __name__, url_prefix="/e", description="Data sent through workflows.")
 
 # The body keys that, beside `data`, say how to run an event rather than what it carries.
-RUN_OPTIONS = ("async", "callback_url")
+RUN_OPTIONS = ("async", "callback_url", "durability")
 
 
 def answers_events(view):
@@ -53,7 +55,7 @@ def answers_events(view):
 @blp.route("/<ref>", methods=["POST"])
 @blp.arguments(EventData)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.arguments(AsyncArgs, location="query")
+@blp.arguments(RunArgs, location="query")
 @answers_events
 def send_event(body, headers, args, ref):
     """Send an event through a workflow, given by name or id, and answer its outputs."""
@@ -63,7 +65,7 @@ def send_event(body, headers, args, ref):
 @blp.route("", methods=["POST"], strict_slashes=False)
 @blp.arguments(EventSubmission)
 @blp.arguments(IdempotencyArgs, location="headers")
-@blp.arguments(AsyncArgs, location="query")
+@blp.arguments(RunArgs, location="query")
 @answers_events
 def submit(submission, headers, args):
     """Send an event given as {"workflow", "data"}."""
@@ -129,6 +131,7 @@ def run(ref: str, body: dict, headers: dict, args: dict):
         key=headers.get("key"),
         asynchronous=asynchronous,
         callback_url=callback_url,
+        durability=args.get("durability") or options.get("durability"),
     )
     event = submit_event(runtime(), submission)
     return event, *event_status(event)
@@ -139,11 +142,13 @@ def split_options(body: dict) -> tuple[dict, dict]:
     that wraps nothing is all data."""
     if "data" not in body or not set(body) - {"data"} <= set(RUN_OPTIONS):
         return {}, body
-    options = {name: body[name] for name in RUN_OPTIONS if name in body}
-    if "async" in options and not isinstance(options["async"], bool):
-        raise InvalidData("async is true or false.", errors={"async": ["Not a boolean."]})
-    if "callback_url" in options and not isinstance(options["callback_url"], str):
-        raise InvalidData("callback_url is a URL.", errors={"callback_url": ["Not a string."]})
+    try:
+        options = RunOptions().load({name: body[name] for name in RUN_OPTIONS if name in body})
+    except ValidationError as error:
+        raise InvalidData(
+            "Invalid run options: " + ", ".join(sorted(error.messages)) + ".",
+            errors=error.messages,
+        ) from None
     return options, {"data": body["data"]}
 
 

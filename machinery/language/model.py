@@ -150,6 +150,8 @@ class Workflow:
     inputs: tuple[Field, ...] = ()
     outputs: tuple[Field, ...] = ()
     version: int | None = None
+    # "step": the run state saved after every step; "event": once, when the event ends.
+    durability: str = "step"
 
     @property
     def calls(self) -> tuple[Call, ...]:

@@ -56,6 +56,7 @@ def parse_workflow(raw: Mapping) -> Workflow:
         inputs=fields_of(raw.get("inputs", [])),
         outputs=fields_of(raw.get("outputs", [])),
         version=raw.get("version"),
+        durability=raw.get("durability") or "step",
     )
 
 

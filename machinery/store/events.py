@@ -9,16 +9,20 @@ holds, so a process whose lease was taken over writes nothing more.
 References between documents (an event's workflow, a step's event) are kept as id strings.
 Times that are compared in queries (lease expiries) are seconds since the epoch.
 
-Steps are documents of their own, inserted as they finish: appending never rewrites the event,
-and an event's size does not grow with the answers of its services. A step is recorded once per
-run of its event (a redrive is a new run).
+Steps are recorded in the event document itself, under `steps.r<run>s<index>` (a redrive is a
+new run): a step's record is written by the same write that saves the run state after it, so an
+event is found with its steps by its _id alone, and a step is never recorded without the state
+that follows it. A recorded answer larger than the event's bound is noted by its size, not kept
+(the running data keeps the declared outputs; see `bounded`).
 
 Every write is made again when the connection to MongoDB breaks during it (a restart, a
 failover), a few times with backoff. Writing again is safe: documents carry their _id from the
-first try, steps are unique by event, run and index, and run-state writes are idempotent.
+first try, and run-state writes are idempotent.
 """
 
+import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import tenacity
@@ -34,13 +38,24 @@ from machinery.store.listing import Order, Page, PageRequest, read_page
 from machinery.store.webhooks import armed_delivery
 
 # What listings and event answers leave out: the data and the run state are for GET /e/<id>.
-_SUMMARY = {"data": 0, "fingerprint": 0, "running": 0}
+# Built afresh for each query: a driver may add to a projection it is given (mongomock adds
+# "_id": 1), which would turn a shared exclusion into an inclusion of _id alone.
+_LEFT_OUT = ("data", "fingerprint", "running", "steps")
+
+
+def _summary() -> dict:
+    return dict.fromkeys(_LEFT_OUT, 0)
 
 
 class EventRepository:
-    def __init__(self, collection: Collection, steps: Collection):
+    def __init__(
+        self, collection: Collection, legacy_steps: Collection | None = None, max_recorded=65536
+    ):
+        """legacy_steps: where versions before steps were kept in events recorded them (read
+        only); max_recorded: the largest answer, in bytes of JSON, a step's record keeps."""
         self.collection = collection
-        self.steps = steps
+        self.legacy_steps = legacy_steps
+        self.max_recorded = max_recorded
 
     def accept(
         self,
@@ -53,6 +68,7 @@ class EventRepository:
         owner: str | None = None,
         lease_s: float = 30.0,
         callback_url: str | None = None,
+        durability: str = "step",
     ) -> tuple[dict, bool]:
         """Store a new event for the workflow and its data: (event, True).
 
@@ -70,6 +86,7 @@ class EventRepository:
             "workflow_version": workflow.get("version"),
             "services": pins,
             "status": states.RUNNING if owner else states.QUEUED,
+            "durability": durability,
             "data": data,
             "acked_at": now(),
             "finished_at": None,
@@ -78,6 +95,7 @@ class EventRepository:
             "cursor": 0,
             "current_step": 0,
             "running": data,
+            "steps": {},
             "run": 0,
             "redrives": [],
             "cancel_requested": False,
@@ -159,21 +177,22 @@ class EventRepository:
         running: dict,
         lease_s: float,
         current_step: int | None = None,
+        records: Sequence[dict] = (),
     ) -> dict | None:
-        """Save the run state after a step (renewing the lease), and the step that runs next:
-        the event's `cancel_requested` then, or None when the lease was lost (another process
-        holds the event now)."""
+        """Save the run state after a step with the step's record (renewing the lease), and the
+        step that runs next: the event's `cancel_requested` then, or None when the lease was
+        lost (another process holds the event now)."""
+        fields = {
+            "cursor": cursor,
+            "running": running,
+            "current_step": current_step,
+            "lease_until": time.time() + lease_s,
+            **self._recorded(records),
+        }
         return _durably(
             lambda: self.collection.find_one_and_update(
                 {"_id": ObjectId(event_id), "fence": fence},
-                {
-                    "$set": {
-                        "cursor": cursor,
-                        "running": running,
-                        "current_step": current_step,
-                        "lease_until": time.time() + lease_s,
-                    }
-                },
+                {"$set": fields},
                 projection={"cancel_requested": 1},
             )
         )
@@ -203,7 +222,7 @@ class EventRepository:
                         "lease_until": 0.0,
                     }
                 },
-                projection=_SUMMARY,
+                projection=_summary(),
                 return_document=ReturnDocument.AFTER,
             )
         )
@@ -241,17 +260,12 @@ class EventRepository:
             {"$set": {"waiting.last_rejection": rejection}, "$inc": {"waiting.rejections": 1}},
         )
 
-    def record_step(self, event_id: str, run: int, step: dict) -> None:
-        document = {**step, "event_id": event_id, "run": run}
-        try:
-            _durably(lambda: self.steps.insert_one(document))
-        except DuplicateKeyError:
-            pass  # an earlier try landed: steps are unique by event, run and index
-
-    def recorded_step(self, event_id: str, run: int, index: int) -> dict | None:
-        """The step already recorded for this run of the event, if any."""
-        query = {"event_id": event_id, "run": run, "index": index}
-        return self.steps.find_one(query, {"_id": 0, "event_id": 0})
+    def _recorded(self, records: Sequence[dict]) -> dict:
+        """The fields that record these steps in their event."""
+        return {
+            f"steps.r{record['run']}s{record['index']}": bounded(record, self.max_recorded)
+            for record in records
+        }
 
     def finish(
         self,
@@ -262,9 +276,11 @@ class EventRepository:
         error: dict | None,
         cursor: int | None = None,
         running: dict | None = None,
+        records: Sequence[dict] = (),
     ) -> dict | None:
-        """Store how the event ended and return it (without its data), in one round trip; None
-        when the lease `fence` names was lost (None: whoever holds it)."""
+        """Store how the event ended, with the records of the steps not yet kept, and return it
+        (without its data), in one round trip; None when the lease `fence` names was lost
+        (None: whoever holds it)."""
         fields = {
             "status": status,
             "outputs": outputs,
@@ -275,6 +291,7 @@ class EventRepository:
         }
         if cursor is not None:
             fields.update(cursor=cursor, running=running)
+        fields.update(self._recorded(records))
         query: dict = {"_id": ObjectId(event_id)}
         if fence is not None:
             query["fence"] = fence
@@ -282,7 +299,7 @@ class EventRepository:
             lambda: self.collection.find_one_and_update(
                 query,
                 {"$set": fields, "$currentDate": {"finished_at": True}},
-                projection=_SUMMARY,
+                projection=_summary(),
                 return_document=ReturnDocument.AFTER,
             )
         )
@@ -308,7 +325,7 @@ class EventRepository:
                 "$set": {"status": states.CANCELLED, "cancel_requested": True},
                 "$currentDate": {"finished_at": True},
             },
-            projection=_SUMMARY,
+            projection=_summary(),
             return_document=ReturnDocument.AFTER,
         )
         if cancelled is not None:
@@ -316,7 +333,7 @@ class EventRepository:
         cancelling = self.collection.find_one_and_update(
             {"_id": oid, "status": states.RUNNING},
             {"$set": {"cancel_requested": True}},
-            projection=_SUMMARY,
+            projection=_summary(),
             return_document=ReturnDocument.AFTER,
         )
         if cancelling is not None:
@@ -359,7 +376,7 @@ class EventRepository:
                 },
                 "$inc": {"run": 1},
             },
-            projection=_SUMMARY,
+            projection=_summary(),
             return_document=ReturnDocument.AFTER,
         )
         if document is None:
@@ -385,14 +402,18 @@ class EventRepository:
 
     def get(self, event_id: str, with_steps: bool = True) -> dict:
         """The event, with its steps in order unless asked otherwise."""
-        document = self.collection.find_one({"_id": self._require_id(event_id)})
+        projection = None if with_steps else {"steps": 0}
+        document = self.collection.find_one({"_id": self._require_id(event_id)}, projection)
         if document is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         event = to_plain(document)
-        if with_steps:
-            query = {"event_id": event["id"]}
-            cursor = self.steps.find(query, {"_id": 0, "event_id": 0})
-            event["steps"] = list(cursor.sort([("run", 1), ("index", 1)]))
+        if not with_steps:
+            event.pop("steps", None)
+        elif "steps" in event:
+            event["steps"] = sorted(event["steps"].values(), key=lambda s: (s["run"], s["index"]))
+        elif self.legacy_steps is not None:  # recorded before steps were kept in their event
+            cursor = self.legacy_steps.find({"event_id": event["id"]}, {"_id": 0, "event_id": 0})
+            event["steps"] = [{"run": 0, **step} for step in cursor.sort("index", 1)]
         return event
 
     def list(
@@ -416,7 +437,7 @@ class EventRepository:
             query["workflow_id" if object_id(workflow) else "workflow"] = workflow
         if status is not None:
             query["status"] = status
-        return read_page(self.collection, query, request, NEWEST_FIRST, _SUMMARY)
+        return read_page(self.collection, query, request, NEWEST_FIRST, _summary())
 
     @staticmethod
     def _require_id(event_id: str) -> ObjectId:
@@ -481,3 +502,15 @@ _WRITES = tenacity.Retrying(
 def _durably(write):
     """Make a write, again when the connection broke during it: 4 tries, with backoff."""
     return _WRITES(write)
+
+
+def bounded(record: dict, limit: int) -> dict:
+    """A step's record as its event keeps it: its answer, or, when the answer is larger than
+    `limit` bytes of JSON, only that size (the running data keeps the declared outputs)."""
+    outputs = record.get("outputs")
+    if outputs is None:
+        return record
+    size = len(json.dumps(outputs, separators=(",", ":"), default=str))
+    if size <= limit:
+        return record
+    return {**record, "outputs": None, "outputs_omitted": {"bytes": size, "limit": limit}}

@@ -42,10 +42,8 @@ INDEXES = {
         # "<workflow id>:<Idempotency-Key>", only on events sent with one.
         ([("idempotency_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],
-    # A step is recorded once per run of its event (a redrive is a new run).
-    "steps": [
-        ([("event_id", ASCENDING), ("run", ASCENDING), ("index", ASCENDING)], {"unique": True})
-    ],
+    # Steps are kept in their events; the `steps` collection of earlier versions is only read,
+    # for the events it holds steps of, by event_id (its index stays as it was made).
 }
 
 # Indexes earlier versions made that now stand in the way: versions were unique by name (they

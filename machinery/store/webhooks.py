@@ -27,8 +27,9 @@ DELIVERED = "delivered"  # the callback URL answered 2xx
 FAILED = "failed"  # not delivered before the deadline, or refused by the address policy
 DELIVERY_STATES = (PENDING, DELIVERED, FAILED)
 
-# What a claimed event is read with: as event answers show it, without its data or run state.
-_WITHOUT_DATA = {"data": 0, "fingerprint": 0, "running": 0}
+# What a claimed event is read without: its data, run state and step records (built afresh for
+# each query, as a driver may add "_id" to a projection it is given).
+_LEFT_OUT = ("data", "fingerprint", "running", "steps")
 
 
 def armed_delivery() -> dict:
@@ -55,7 +56,7 @@ class WebhookDeliveries:
             },
             {"$set": {"webhook.next_at": moment + lease_s, "webhook.claim": token}},
             sort=[("webhook.next_at", 1)],
-            projection=_WITHOUT_DATA,
+            projection=dict.fromkeys(_LEFT_OUT, 0),
             return_document=ReturnDocument.AFTER,
         )
         return None if event is None else (to_plain(event), token)

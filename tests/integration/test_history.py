@@ -10,7 +10,6 @@ from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
 from machinery import create_app
-from machinery.store import events as event_store
 from machinery.store.indexes import ensure_indexes
 
 START = datetime(2026, 3, 1, 12, 0, 0, 400000, tzinfo=UTC)
@@ -34,15 +33,6 @@ class Commands(monitoring.CommandListener):
     def take(self):
         taken, self.sent = self.sent, []
         return taken
-
-
-@pytest.fixture(autouse=True)
-def summary_projection(monkeypatch):
-    """The events' summary projection as declared: mongomock, the unit tests' store in this same
-    process, writes `_id: 1` into the projections it is given, and this store then reads
-    {"data": 0, ..., "_id": 1} as `_id` alone (MongoDB reads it as meant)."""
-    declared = {key: value for key, value in event_store._SUMMARY.items() if key != "_id"}
-    monkeypatch.setattr(event_store, "_SUMMARY", declared)
 
 
 @pytest.fixture

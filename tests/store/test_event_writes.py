@@ -43,9 +43,8 @@ OWNER = "this-process"
 @pytest.fixture
 def repository():
     db = mongomock.MongoClient().machinery
-    db.steps.create_index([("event_id", 1), ("run", 1), ("index", 1)], unique=True)
     db.events.create_index("idempotency_key", unique=True, sparse=True)
-    return EventRepository(Breaking(db.events), Breaking(db.steps)), db
+    return EventRepository(Breaking(db.events)), db
 
 
 @pytest.mark.parametrize("breaking", [["before"], ["after"], ["before", "after"]])
@@ -58,9 +57,11 @@ def test_an_event_is_stored_once_when_its_writes_break(repository, breaking):
     assert created
     assert db.events.count_documents({}) == 1
 
-    events.steps.plan = list(breaking)
-    events.record_step(event["id"], 0, {"index": 0, "service": "upper"})
-    assert db.steps.count_documents({}) == 1
+    events.collection.plan = list(breaking)
+    step = {"index": 0, "run": 0, "service": "upper", "outputs": {"message": "X"}}
+    saved = events.checkpoint(event["id"], event["fence"], 1, {"message": "X"}, 30, 1, [step])
+    assert saved is not None
+    assert events.get(event["id"])["steps"] == [step]
 
     events.collection.plan = list(breaking)
     finished = events.finish(event["id"], event["fence"], "succeeded", {"message": "X"}, None)
@@ -104,3 +105,31 @@ def test_events_running_too_long_are_marked_interrupted(repository):
     assert events.get(fresh["id"])["status"] == "running"
     assert events.get(done["id"])["status"] == "succeeded"
     assert events.interrupt_stale(3600) == 0
+
+
+def test_a_step_answer_past_the_bound_is_recorded_by_its_size(repository):
+    events, _ = repository
+    events.max_recorded = 100
+    event, _ = events.accept(WORKFLOW, PINS, {"message": "x"}, owner=OWNER)
+    small = {"index": 0, "run": 0, "outputs": {"message": "X"}}
+    large = {"index": 1, "run": 0, "outputs": {"message": "X" * 200}}
+    events.checkpoint(event["id"], event["fence"], 2, {"message": "X"}, 30, 2, [small, large])
+    kept_small, kept_large = events.get(event["id"])["steps"]
+    assert kept_small == small
+    assert kept_large["outputs"] is None
+    assert kept_large["outputs_omitted"] == {"bytes": 214, "limit": 100}
+
+
+def test_steps_recorded_before_they_were_kept_in_events_are_still_read():
+    db = mongomock.MongoClient().machinery
+    events = EventRepository(db.events, db.steps)
+    event, _ = events.accept(WORKFLOW, PINS, {"message": "x"}, owner=OWNER)
+    db.events.update_one({"_id": ObjectId(event["id"])}, {"$unset": {"steps": ""}})
+    db.steps.insert_many(
+        [
+            {"event_id": event["id"], "index": 1, "service": "reverse"},
+            {"event_id": event["id"], "index": 0, "service": "upper"},
+        ]
+    )
+    steps = events.get(event["id"])["steps"]
+    assert [(step["run"], step["index"]) for step in steps] == [(0, 0), (0, 1)]
