@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 from machinery.engine.checker import INVALID, Analysis, check_workflow
 from machinery.errors import Conflict, InvalidData
-from machinery.language.parse import DefinitionError, parse_service, parse_workflow
+from machinery.language.parse import (
+    DefinitionError,
+    parse_service,
+    parse_workflow,
+    service_names,
+)
 from machinery.store import Store
-
-
-def service_names(entries) -> list[str]:
-    """The service each `services` entry of a workflow definition calls, in order."""
-    return [entry if isinstance(entry, str) else entry["service"] for entry in entries]
 
 
 def analyse(workflow: Mapping, services: Mapping[str, Mapping]) -> Analysis:
@@ -47,9 +47,11 @@ def check_definition(store: Store, workflow: dict, services: dict | None = None)
     analysis = analyse(workflow, services or services_for(store, workflow))
     if analysis.problems:
         count = len(analysis.problems)
+        first = analysis.problems[0]
+        where = f" (at {first['place']})" if first.get("place") else ""
         raise InvalidData(
             f"The data of workflow {workflow['name']!r} cannot flow: "
-            f"{count} problem{'s' if count > 1 else ''}. {analysis.problems[0]['message']}",
+            f"{count} problem{'s' if count > 1 else ''}. {first['message']}{where}",
             problems=analysis.problems,
             warnings=analysis.warnings,
         )

@@ -10,6 +10,7 @@ without writing anything more.
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ from machinery.engine.executor import (
     RunState,
     StepFailed,
     advance,
+    as_cursor,
+    as_path,
     contract_violations,
     fail_step,
     failure_message,
@@ -65,24 +68,47 @@ class EventRecorder(Listener):
     pending_callback: tuple[str, float] | None = None
     # Records not written yet: kept with the end (or all of them, with durability "event").
     unsaved: list = field(default_factory=list)
+    workflow: Workflow | None = None  # to say which step runs next
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step_end(self, record: dict, state: RunState) -> None:
-        self.unsaved.append({**record, "run": self.run})
+        if "construct" not in record:  # a parallel's or a map's: its calls' records are kept
+            self.unsaved.append({**record, "run": self.run})
         if state.finished or not self.per_step:
             return
+        following = None if self.workflow is None else next_call(self.workflow, state.cursor)
         saved = self.runtime.store.events.checkpoint(
             self.event_id,
             self.fence,
             state.cursor,
             state.running,
             self.runtime.lease_s,
-            current_step=record["index"] + 1,  # steps run in the order of their indexes
+            current_step=None if following is None else following.index,
             records=self.unsaved,
         )
         if saved is None:
             raise LeaseLost(self.event_id)
         self.unsaved = []
         self.cancel_requested = bool(saved.get("cancel_requested"))
+
+    def on_branch_step(self, record: dict) -> None:
+        with self._lock:
+            self.unsaved.append({**record, "run": self.run})
+
+    def on_wait(self, state: RunState) -> None:
+        """Leave the event waiting until its time, its state and records saved (whatever the
+        durability: nothing holds it meanwhile)."""
+        self.waiting = self.runtime.store.events.sleep(
+            self.event_id,
+            self.fence,
+            state.cursor,
+            state.running,
+            state.wake_at,
+            records=self.unsaved,
+        )
+        if self.waiting is None:
+            raise LeaseLost(self.event_id)
+        self.unsaved = []
 
     def on_step_wait(self, record: dict, state: RunState) -> None:
         nonce, wait_s = self.pending_callback
@@ -170,8 +196,10 @@ def drive(
     event_id, run = event["id"], event.get("run", 0)
     per_step = event.get("durability", STEP) == STEP
     recorder = EventRecorder(runtime, event_id, run, event["fence"], per_step=per_step)
+    recorder.workflow = workflow
     listener = Listeners([recorder, *runtime.listeners])
-    state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
+    cursor = as_cursor(as_path(event.get("cursor", 0)))
+    state = RunState(states.RUNNING, cursor, event.get("running", event["data"]))
 
     def callback_url(call) -> str:
         url, nonce = runtime.callbacks.issue(event_id, run, call.index)
@@ -185,7 +213,8 @@ def drive(
     try:
         if event.get("cancel_requested"):
             return _cancel(runtime, recorder, state)
-        if previous == states.WAITING:
+        timer = (event.get("waiting") or {}).get("kind") == states.WAITING_FOR_TIME
+        if previous == states.WAITING and not timer:
             return _overdue(runtime, event, workflow, services, state, listener, recorder)
         # What is known of the call at the cursor: the process running it died (so it may have
         # been made), or a callback service posted its result.

@@ -8,7 +8,13 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.engine.addresses import RefusedAddress
-from machinery.language.parse import DefinitionError, parse_call, parse_operations
+from machinery.language.parse import (
+    CONSTRUCT_KEYS,
+    DefinitionError,
+    parse_call,
+    parse_operations,
+    raw_blocks,
+)
 from machinery.language.types import TYPES, canonical_type
 from machinery.store.listing import MAX_CURSOR_LENGTH
 from machinery.store.webhooks import DELIVERY_STATES
@@ -176,6 +182,7 @@ class ServiceReplace(ServiceIn):
 
 class StepSchema(Schema):
     service = fields.String(required=True, validate=NAME)
+    catch = fields.Raw()
     timeout = TimeoutField()
     retry = fields.Nested(RetrySchema)
     retry_non_idempotent = JsonBoolean(
@@ -193,23 +200,44 @@ class StepSchema(Schema):
 
 
 class StepEntry(fields.Field):
-    """A workflow step: a service name, or a service with input and output mappings."""
+    """A workflow step: a service name, a service with input and output mappings (and a catch),
+    or a construct (choice, parallel, map, wait), checked by the language's parser."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             NAME(value)
             return value
         if not isinstance(value, dict):
-            raise ValidationError('A step is a service name or a {"service": ...} object.')
-        step = StepSchema().load(value)
-        try:
-            parse_call(step, 0)
-        except DefinitionError as error:
-            raise ValidationError(str(error)) from None
-        return step
+            raise ValidationError(
+                'A step is a service name, a {"service": ...} object, or a choice, parallel, '
+                "map or wait."
+            )
+        if not any(key in value for key in CONSTRUCT_KEYS) and "catch" not in value:
+            step = StepSchema().load(value)
+            try:
+                parse_call(step, 0)
+            except DefinitionError as error:
+                raise ValidationError(str(error)) from None
+            return step
+        # The shape of each call it holds; what the construct means is checked with the whole
+        # workflow, where each problem is named by its place (services[2].choice[1].steps[0]).
+        _check_calls(value)
+        return value
 
     def _jsonschema_type_mapping(self):
         return {"oneOf": [{"type": "string"}, {"type": "object"}]}
+
+
+def _check_calls(entry: dict) -> None:
+    """Check the shape of every call object a construct holds, as a top-level one's."""
+    if "service" in entry:
+        StepSchema().load(entry)
+    for block in raw_blocks(entry):
+        for inner in block if isinstance(block, list) else []:
+            if isinstance(inner, str):
+                NAME(inner)
+            elif isinstance(inner, dict):
+                _check_calls(inner)
 
 
 class Operations(fields.Raw):
@@ -413,6 +441,11 @@ class StepFailureOut(Schema):
     status_code = fields.Integer(allow_none=True)
     attempts = fields.Integer(metadata={"description": "How many times the service was called"})
     message = fields.String()
+    place = fields.String(
+        metadata={"description": "Where the failed step is written, when nested or a construct"}
+    )
+    within = fields.String(metadata={"description": "The parallel or map it failed inside"})
+    instance = fields.String(metadata={"description": "The map item (by position) it ran for"})
 
 
 class EpochTime(fields.DateTime):
@@ -486,6 +519,11 @@ class AttemptOut(Schema):
 
 class StepOut(Schema):
     index = fields.Integer()
+    place = fields.String(
+        metadata={"description": "Where the step is written, when nested in a construct"}
+    )
+    instance = fields.String(metadata={"description": "The map item (by position) it ran for"})
+    caught = fields.Boolean(metadata={"description": "A catch took its failure"})
     run = fields.Integer(metadata={"description": "The run of the event (0, then each redrive)"})
     service = fields.String()
     service_version = fields.Integer()

@@ -7,6 +7,10 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 CANCELLED = "cancelled"
 
+# What a waiting event waits for: a callback service's result, or a wait step's time.
+WAITING_FOR_CALLBACK = "callback"
+WAITING_FOR_TIME = "timer"
+
 STATES = (QUEUED, RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED)
 FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 # What a redrive may run again, from the step that did not complete.
@@ -27,6 +31,9 @@ CALLBACK_UNAVAILABLE = "callback_unavailable"
 # The event was cut off (its process died, or the database went away) with a step that may have
 # reached a service that may not be called twice: it fails rather than call it again.
 INTERRUPTED = "interrupted"
+# A construct found data it cannot use: a map's items that are not an array, a wait's time that
+# is not one.
+INVALID_DATA = "invalid_data"
 
 FAILURE_KINDS = (
     CONNECTION_ERROR,
@@ -39,4 +46,5 @@ FAILURE_KINDS = (
     MISSING_INPUT,
     CALLBACK_UNAVAILABLE,
     INTERRUPTED,
+    INVALID_DATA,
 )

@@ -43,7 +43,18 @@ ENVELOPE_FIELDS = (
     "callback_url",
     "durability",
 )
-ERROR_FIELDS = ("step", "service", "address", "kind", "status_code", "attempts", "message")
+ERROR_FIELDS = (
+    "step",
+    "service",
+    "address",
+    "kind",
+    "status_code",
+    "attempts",
+    "message",
+    "place",
+    "within",
+    "instance",
+)
 # The longest wait between two attempts.
 LONGEST_WAIT_S = 3600.0
 

@@ -4,6 +4,12 @@ The walk follows the steps in order with what the running data is known to hold 
 the workflow's inputs first, then what each step's outputs (or output mapping) add, and what the
 operations change. Values inside an object or an array have no declared type: a path into one is
 accepted here, and their types are only checked when the data is there.
+
+Every path is walked: after a `choice`, a name is known if every branch (`otherwise` included)
+provides it, and otherwise only to optional inputs; after a step with a `catch`, likewise for
+the normal path and each fallback. `parallel` branches must not write the same name; a `map`'s
+steps see the item, and leave only the array of results. A callback service or a wait cannot
+run inside a parallel or a map (their branches hold a thread until they end).
 """
 
 import json
@@ -11,7 +17,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
 
-from machinery.language.model import Call, Field, Literal, Operation, Ref, Service, Source, Workflow
+from machinery.language.model import (
+    Call,
+    Choice,
+    Field,
+    Literal,
+    Map,
+    Operation,
+    Parallel,
+    Ref,
+    Service,
+    Source,
+    Wait,
+    Workflow,
+    blocks_of,
+)
 from machinery.language.paths import format_path
 from machinery.language.types import fits, matches, type_of
 
@@ -20,6 +40,8 @@ TYPE_MISMATCH = "type_mismatch"
 IMPOSSIBLE_PATH = "impossible_path"
 UNKNOWN_INPUT = "unknown_input"
 INVALID = "invalid_definition"
+CONFLICT = "conflicting_writes"
+NOT_IN_BRANCHES = "not_in_branches"
 
 
 @dataclass(frozen=True)
@@ -29,6 +51,8 @@ class Known:
     type: str | None  # None: inside an object or array, not declared
     origin: dict
     optional: bool = False
+    # Provided on some paths only (after a choice or a catch): which ones, in words.
+    partial: str | None = None
 
 
 @dataclass
@@ -51,6 +75,10 @@ def describe(origin: dict) -> str:
         return f"output {origin['field']!r} of step {origin['step']} ({origin['service']})"
     if source == "literal":
         return "a literal"
+    if source == "map":
+        return f"the map at {origin['place']}" + (" (its item)" if origin.get("item") else "")
+    if source == "catch":
+        return f"the error caught at {origin['place']}"
     return f"operation {origin['operation']}"
 
 
@@ -73,10 +101,24 @@ class _Walk:
         }
 
     def run(self) -> Analysis:
-        for node in self.workflow.steps:
-            self.visit(node)
+        self.block(self.workflow.steps)
         self._outputs()
         return self.analysis
+
+    def block(self, nodes) -> None:
+        for node in nodes:
+            catchers = getattr(node, "catch", ())
+            before = dict(self.known)
+            self.visit(node)
+            if not catchers:
+                continue
+            outcomes = [(f"the normal path of {node.place}", self.known)]
+            for number, catcher in enumerate(catchers):
+                origin = {"from": "catch", "place": node.place}
+                self.known = {**before, catcher.error_as: Known("object", origin)}
+                self.block(catcher.steps)
+                outcomes.append((f"{node.place}.catch[{number}]", self.known))
+            self.known = _joined(outcomes)
 
     @singledispatchmethod
     def visit(self, node) -> None:
@@ -86,8 +128,10 @@ class _Walk:
     def _call(self, call: Call) -> None:
         index, name = call.index, call.service
         service = self.services[name]
-        where = f"Step {index} ({name})"
+        where = f"Step {index} ({name}{', at ' + call.place if call.nested else ''})"
         lineage = {"index": index, "service": name, "inputs": {}}
+        if call.nested:
+            lineage["place"] = call.place
         self.analysis.lineage["steps"].append(lineage)
         declared = {f.name: f for f in service.inputs}
         for unknown in sorted(set(call.input_map) - set(declared)):
@@ -145,7 +189,16 @@ class _Walk:
                 origin=known.origin,
                 **context,
             )
-        if known.optional and spec.required:
+        if known.partial and spec.required:
+            self._problem(
+                NOT_IN_BRANCHES,
+                f"{where}: {what} ({expected}) is required, but {text!r} is not there on every "
+                f"path: it comes only from {known.partial}.",
+                expected=expected,
+                source=text,
+                **context,
+            )
+        elif known.optional and spec.required:
             self.analysis.warnings.append(
                 {
                     **context,
@@ -171,7 +224,7 @@ class _Walk:
                 found=head.type,
                 **context,
             )
-        return Known(None, head.origin, head.optional)
+        return Known(None, head.origin, head.optional, head.partial)
 
     def _add_outputs(self, index, name, service: Service, output_map):
         declared = {f.name: f for f in service.outputs}
@@ -256,10 +309,158 @@ class _Walk:
         elif operation.action == "pick":
             self.known = {n: self.known[n] for n in operation.argument if n in self.known}
 
+    @visit.register
+    def _choice(self, choice: Choice) -> None:
+        self._conditions(choice)
+        before = dict(self.known)
+        outcomes = []
+        for number, branch in enumerate(choice.branches):
+            self.known = dict(before)
+            self.block(branch.steps)
+            outcomes.append((f"{choice.place}.choice[{number}]", self.known))
+        self.known = dict(before)
+        self.block(choice.otherwise)
+        outcomes.append((f"{choice.place}.otherwise", self.known))
+        self.known = _joined(outcomes)
+
+    def _conditions(self, choice: Choice) -> None:
+        """A condition may test a name that is not there (exists), but not a path that cannot
+        exist."""
+        pending = [branch.when for branch in choice.branches]
+        while pending:
+            condition = pending.pop()
+            pending.extend(condition.parts)
+            if condition.path:
+                self._resolve(
+                    f"Choice at {choice.place}",
+                    "a condition",
+                    condition.path,
+                    {"place": choice.place},
+                )
+
+    @visit.register
+    def _parallel(self, parallel: Parallel) -> None:
+        self._holds_no_waits(parallel)
+        before = dict(self.known)
+        merged = dict(before)
+        writers: dict[str, int] = {}
+        for number, branch in enumerate(parallel.branches):
+            self.known = dict(before)
+            self.block(branch)
+            for name, known in self.known.items():
+                if before.get(name) is known:
+                    continue
+                if name in writers:
+                    self._problem(
+                        CONFLICT,
+                        f"Parallel at {parallel.place}: branches {writers[name]} and {number} "
+                        f"both write {name!r}; map one of them to another name.",
+                        place=parallel.place,
+                        field=name,
+                        branches=[writers[name], number],
+                    )
+                    continue
+                writers[name] = number
+                merged[name] = known
+            for name in set(before) - set(self.known):
+                merged.pop(name, None)
+        self.known = merged
+
+    @visit.register
+    def _map(self, node: Map) -> None:
+        self._holds_no_waits(node)
+        where = f"Map at {node.place}"
+        context = {"place": node.place}
+        text = format_path(node.items)
+        items = self._resolve(where, "items", node.items, context)
+        if items is None:
+            self._problem(
+                UNSATISFIED,
+                f"{where}: its items, {text!r}, are not in the running data here, which holds "
+                f"{self._available_text()}.",
+                source=text,
+                available=self._available(),
+                **context,
+            )
+        elif items.type not in (None, "array"):
+            self._problem(
+                TYPE_MISMATCH,
+                f"{where}: its items, {text!r}, are {items.type} (from "
+                f"{describe(items.origin)}), not an array.",
+                expected="array",
+                found=items.type,
+                source=text,
+                **context,
+            )
+        before = dict(self.known)
+        item = {"from": "map", "place": node.place, "item": True}
+        self.known = {**before, node.item_as: Known(None, item)}
+        self.block(node.steps)
+        if node.collect is not None and node.collect not in self.known:
+            self._problem(
+                UNSATISFIED,
+                f"{where}: it collects {node.collect!r}, which its steps do not provide; they "
+                f"leave {self._available_text()}.",
+                field=node.collect,
+                **context,
+            )
+        self.known = {**before, node.output: Known("array", {"from": "map", "place": node.place})}
+
+    @visit.register
+    def _wait(self, wait: Wait) -> None:
+        if wait.until is None:
+            return
+        where = f"Wait at {wait.place}"
+        text = format_path(wait.until)
+        known = self._resolve(where, "until", wait.until, {"place": wait.place})
+        if known is None:
+            self._problem(
+                UNSATISFIED,
+                f"{where}: its time, {text!r}, is not in the running data here, which holds "
+                f"{self._available_text()}.",
+                source=text,
+                place=wait.place,
+            )
+        elif known.type not in (None, "string", "int", "float"):
+            self._problem(
+                TYPE_MISMATCH,
+                f"{where}: its time, {text!r}, is {known.type}; a time is an ISO 8601 string "
+                "or a number of seconds since the epoch.",
+                source=text,
+                found=known.type,
+                place=wait.place,
+            )
+
+    def _holds_no_waits(self, node) -> None:
+        """What cannot run in a parallel's branch or a map's item: a wait, a callback service."""
+        pending = [inner for _, block in blocks_of(node) for inner in block]
+        while pending:
+            inner = pending.pop(0)
+            pending.extend(n for _, block in blocks_of(inner) for n in block)
+            waits = isinstance(inner, Wait)
+            callback = isinstance(inner, Call) and self.services[inner.service].mode == "callback"
+            if waits or callback:
+                what = "a wait" if waits else f"callback service {inner.service!r}"
+                self._problem(
+                    INVALID,
+                    f"{type(node).__name__} at {node.place}: {what} (at {inner.place}) cannot "
+                    f"run inside a {type(node).__name__.lower()}, whose branches hold a thread "
+                    "until they end.",
+                    place=inner.place,
+                )
+
     def _outputs(self):
         for spec in self.workflow.outputs:
             name = spec.name
             known = self.known.get(name)
+            if known is not None and known.partial:
+                self.analysis.warnings.append(
+                    {
+                        "output": name,
+                        "message": f"Workflow output {name!r} is not there on every path: it "
+                        f"comes only from {known.partial}.",
+                    }
+                )
             if known is None:
                 self.analysis.warnings.append(
                     {
@@ -296,3 +497,25 @@ class _Walk:
 
     def _problem(self, code: str, message: str, **details):
         self.analysis.problems.append({"code": code, "message": message, **details})
+
+
+def _joined(outcomes: list[tuple[str, dict]]) -> dict:
+    """What is known after paths that meet again: a name every path provides, as it is (of no
+    known type if the paths disagree); a name only some provide, as partial."""
+    names = dict.fromkeys(name for _, known in outcomes for name in known)
+    joined = {}
+    for name in names:
+        found = [(label, known[name]) for label, known in outcomes if name in known]
+        first = found[0][1]
+        same_type = all(k.type == first.type for _, k in found)
+        optional = any(k.optional for _, k in found)
+        partials = [k.partial for _, k in found if k.partial]
+        if len(found) < len(outcomes):
+            partial = ", ".join(label for label, _ in found)
+        else:
+            partial = partials[0] if partials else None
+        if all(k is first for _, k in found):
+            joined[name] = first
+        else:
+            joined[name] = Known(first.type if same_type else None, first.origin, optional, partial)
+    return joined

@@ -1,5 +1,5 @@
 """Dry runs: the real executor, with answers supplied or made from services' declared outputs,
-so a workflow runs with no service called and nothing stored."""
+so a workflow runs with no service called and nothing stored (and no wait waited)."""
 
 from collections.abc import Mapping
 
@@ -68,7 +68,9 @@ def dry_run(
 ) -> tuple[RunState, list[dict]]:
     """Run the workflow on the data with sampled answers: (how it ended, each call made)."""
     caller = SampleCaller(workflow, services, samples)
-    state = run_to_end(workflow, services, start(data), caller, Listener(), sleep=_no_wait)
+    state = run_to_end(
+        workflow, services, start(data), caller, Listener(), sleep=_no_wait, waits=False
+    )
     return state, caller.calls
 
 

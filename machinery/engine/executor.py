@@ -1,31 +1,49 @@
 """Run an event, one step at a time: each call to `advance` runs the workflow from the state's
-cursor through its next service call, and returns the state to save.
+cursor through its next step, and returns the state to save.
 
-The run state is all an event needs to go on after a crash: the running data, the cursor (the
-position of the next node to run) and, once it ends, its status, outputs or error. Listeners hear
-of every attempt, every step's end and the event's end; the store, webhooks and metrics are
-listeners, so the executor itself knows no store, no HTTP library and no web framework.
+The run state is all an event needs to go on after a crash: the running data, the cursor and,
+once it ends, its status, outputs or error. The cursor is a path into the tree of blocks: the
+position of the next node in the workflow's steps (an int, for a step at the top) or, inside a
+construct, `(position, selector, position, ...)`, where a selector names the block entered
+(`b1`: a choice's second branch, `otherwise`, `c0`: a step's first catch). A `choice` is entered
+by its first branch whose condition holds; a `wait` leaves the event waiting until its time (the
+cursor past it), holding nothing; a `parallel` or a `map` runs as one step: its branches (or
+items) at once, each on a copy of the running data, their records told as they end, and the
+state saved after all of them. A failed step goes, once its retries are spent, to the innermost
+`catch` (the step's own, then those of the constructs around it) that takes its kind.
+
+Listeners hear of every attempt, every step's end, waits and the event's end; the store,
+webhooks and metrics are listeners, so the executor itself knows no store, no HTTP library and
+no web framework.
 """
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from machinery import states
+from machinery.engine.conditions import holds, moment_of
 from machinery.engine.failures import StepFailed
 from machinery.engine.operations import apply, evaluate
 from machinery.engine.retries import call_with_retries
 from machinery.language.model import (
     Call,
     CallSettings,
+    Choice,
     Field,
     Operation,
+    Parallel,
     Ref,
     Service,
+    Wait,
     Workflow,
+    blocks_of,
     call_settings,
+    walk_calls,
 )
 from machinery.language.paths import Missing, format_path, resolve
 from machinery.language.types import matches, type_of
@@ -65,15 +83,19 @@ class CallOptions:
 Caller = Callable[[str, dict, CallOptions], tuple[int, dict]]
 
 
+Cursor = int | tuple
+
+
 @dataclass(frozen=True)
 class RunState:
     """Where an event is: what the store saves after every step."""
 
     status: str
-    cursor: int  # the position, in the workflow's steps, of the next node to run
+    cursor: Cursor  # the next node to run: its position at the top, or its path (see above)
     running: dict  # the running data
     outputs: dict | None = None
     error: dict | None = None
+    wake_at: float | None = None  # waiting at a wait: when it goes on (seconds since the epoch)
 
     @property
     def finished(self) -> bool:
@@ -83,6 +105,18 @@ class RunState:
 def start(data: Mapping) -> RunState:
     """The state of an event about to run its first step."""
     return RunState(status=states.RUNNING, cursor=0, running=dict(data))
+
+
+def as_path(cursor) -> tuple:
+    """A cursor as a path, whether stored as a position (an int) or a list."""
+    if isinstance(cursor, int):
+        return (cursor,)
+    return tuple(cursor)
+
+
+def as_cursor(path: tuple) -> Cursor:
+    """A path as a cursor: a top-level position stays an int, as it always was stored."""
+    return path[0] if len(path) == 1 else path
 
 
 class Listener:
@@ -96,6 +130,12 @@ class Listener:
 
     def on_step_wait(self, record: dict, state: RunState) -> None:
         """A callback service acknowledged its call: the step waits for the result it posts."""
+
+    def on_branch_step(self, record: dict) -> None:
+        """A step inside a parallel or a map ended (its state is saved after the whole)."""
+
+    def on_wait(self, state: RunState) -> None:
+        """The event reached a wait: it waits until `state.wake_at`, holding nothing."""
 
     def on_event_end(self, state: RunState) -> None:
         """The event ended: succeeded or failed."""
@@ -119,6 +159,14 @@ class Listeners(Listener):
         for listener in self.listeners:
             listener.on_step_wait(record, state)
 
+    def on_branch_step(self, record):
+        for listener in self.listeners:
+            listener.on_branch_step(record)
+
+    def on_wait(self, state):
+        for listener in self.listeners:
+            listener.on_wait(state)
+
     def on_event_end(self, state):
         for listener in self.listeners:
             listener.on_event_end(state)
@@ -136,88 +184,41 @@ def advance(
     recorded: dict | None = None,
     callback_url: Callable[[Call], str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    instance: str = "",
+    waits: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> RunState:
-    """Run the operations at the cursor, the next service call and the operations after it.
+    """Run the operations at the cursor and the next step (a call, a wait, or a parallel or a
+    map as a whole), and the operations after it.
 
     `may_have_been_sent`: the process that ran this state before died, so the call at the cursor
     may have reached its service; it is made again only where that is safe (an idempotent
-    service, or a step allowing it), otherwise the event fails as interrupted.
+    service, or a step allowing it), otherwise the step fails as interrupted.
     `recorded`: the record of the call at the cursor, kept by a process that died before it
     saved the state after it (or the result a callback service posted); a succeeded step's
     answer is used, its service not called again.
     `callback_url(call)`: the URL a callback service posts its result to (it raises StepFailed
     when none can be made); the step then waits (status `waiting`). None: callback services'
     answers are taken as their results (a dry run).
+    `instance`: which run of a map's steps this is (`3`, `3_0` in a map in a map): it tells
+    the records and the idempotency keys of one item's calls from another's.
+    `waits`: False to let a wait's time pass at once (a dry run).
     """
     if state.finished:
         return state
-    steps = workflow.steps
-    cursor, running = _operate(steps, state.cursor, state.running)
-    if cursor < len(steps):
-        call = steps[cursor]
-        service = services[call.service]
-        settings = call_settings(call, service)
-        record = _record(call, service)
-        if recorded is not None and recorded.get("error") is None:
-            return _merge(workflow, call, service, recorded, running, cursor, listener)
-        if may_have_been_sent and not settings.repeatable:
-            failure = StepFailed(
-                states.INTERRUPTED,
-                "the event was cut off while this step may have been calling the service, "
-                "which is not idempotent: it is not called again (redrive the event to do so)",
-            )
-            return _fail(call, service, record, failure, [], running, cursor, listener)
-        attempts: list[dict] = []
-        started = time.perf_counter()
-        status_code, answer = None, None
-        waits = service.mode == CALLBACK and callback_url is not None
-        try:
-            payload = step_payload(call, service, running)
-            headers = {CALLBACK_HEADER: callback_url(call)} if waits else {}
-            attempt = _attempt(
-                caller,
-                call,
-                service.address,
-                settings,
-                payload,
-                event_id,
-                attempts,
-                listener,
-                headers,
-            )
-            status_code, answer = call_with_retries(
-                attempt, settings.retry, settings.repeatable, sleep
-            )
-            if waits:
-                record.update(
-                    duration_ms=_elapsed_ms(started),
-                    status_code=status_code,
-                    outputs=None,
-                    error=None,
-                    attempts=attempts,
-                )
-                waiting = RunState(states.WAITING, cursor, running)
-                listener.on_step_wait(record, waiting)
-                return waiting
-            violations = contract_violations(service.outputs, answer)
-            if violations:
-                raise StepFailed(
-                    states.CONTRACT_VIOLATION, "; ".join(violations) + ".", status_code
-                )
-        except StepFailed as failure:
-            record.update(duration_ms=_elapsed_ms(started), outputs=answer)
-            return _fail(call, service, record, failure, attempts, running, cursor, listener)
-        record.update(
-            duration_ms=_elapsed_ms(started),
-            status_code=status_code,
-            outputs=answer,
-            error=None,
-            attempts=attempts,
-        )
-        return _merge(workflow, call, service, record, running, cursor, listener)
-    finished = _succeed(workflow, RunState(states.RUNNING, cursor, running))
-    listener.on_event_end(finished)
-    return finished
+    run = _Run(workflow, services, caller, listener, event_id, callback_url, sleep, instance)
+    run.waits, run.clock = waits, clock
+    path, running = run.settle(as_path(state.cursor), state.running, enter=True)
+    if path is None:
+        finished = _succeed(workflow, RunState(states.RUNNING, len(workflow.steps), running))
+        listener.on_event_end(finished)
+        return finished
+    node = run.node_at(path)
+    if isinstance(node, Call):
+        return run.call(node, path, running, may_have_been_sent, recorded)
+    if isinstance(node, Wait):
+        return run.wait(node, path, running)
+    return run.fan_out(node, path, running, may_have_been_sent)
 
 
 def run_to_end(
@@ -248,27 +249,45 @@ def fail_step(
     listener: Listener,
     record: dict | None = None,
 ) -> RunState:
-    """End the event at the call at its cursor with a failure found outside a call (a callback
-    that never came); `record`: what is known of the step so far."""
-    cursor, running = _operate(workflow.steps, state.cursor, state.running)
-    call = workflow.steps[cursor]
-    service = services[call.service]
-    record = {**_record(call, service), **(record or {})}
-    attempts = record.get("attempts") or []
-    return _fail(call, service, record, failure, attempts, running, cursor, listener)
+    """Fail the step at the event's cursor with a failure found outside a call (a callback that
+    never came, an event cut off); `record`: what is known of the step so far. A catch around
+    it that takes the failure's kind goes on from there."""
+    run = _Run(workflow, services, None, listener, "", None, time.sleep, "")
+    path, running = run.settle(as_path(state.cursor), state.running, enter=True)
+    if path is None:
+        path = (len(workflow.steps) - 1,)
+    node = run.node_at(path)
+    if isinstance(node, Call):
+        service = services[node.service]
+        record = {**_record(node, service, ""), **(record or {})}
+        attempts = record.get("attempts") or []
+        return run.fail_call(node, service, record, failure, attempts, path, running)
+    return run.fail(path, _failure_error(failure, node), running)
 
 
-def next_call(workflow: Workflow, cursor: int) -> Call | None:
-    """The call the event at this cursor makes next (None: none is left)."""
-    return next((node for node in workflow.steps[cursor:] if isinstance(node, Call)), None)
+def next_call(workflow: Workflow, cursor) -> Call | None:
+    """The call the event at this cursor makes next, past the operations before it (None: the
+    next step is no call, or none is left)."""
+    run = _Run(workflow, {}, None, Listener(), "", None, time.sleep, "")
+    path = as_path(cursor)
+    while True:
+        block, position = run.block_at(path)
+        if position >= len(block):
+            return None
+        node = block[position]
+        if not isinstance(node, Operation):
+            return node if isinstance(node, Call) else None
+        path = path[:-1] + (position + 1,)
 
 
-def request_headers(event_id: str, index: int) -> dict[str, str]:
-    """What every call says about itself: the event and step, a key stable across retries, and
-    a W3C traceparent whose trace is the event (a new span each attempt)."""
+def request_headers(event_id: str, index: int, instance: str = "") -> dict[str, str]:
+    """What every call says about itself: the event and step, a key stable across retries (and
+    told apart between a map's items), and a W3C traceparent whose trace is the event (a new
+    span each attempt)."""
     trace_id = (event_id + "0" * 32)[:32] if event_id else secrets.token_hex(16)
+    key = f"{event_id}-{index}" + (f"-{instance}" if instance else "")
     return {
-        "Idempotency-Key": f"{event_id}-{index}",
+        "Idempotency-Key": key,
         "X-Machinery-Event-Id": event_id,
         "X-Machinery-Step": str(index),
         "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
@@ -336,56 +355,20 @@ def failure_message(error: dict) -> str:
     return f"Step {error['step']} ({error['service']}) failed: {error['message']}"
 
 
-def _record(call: Call, service: Service) -> dict:
+def _record(call: Call, service: Service, instance: str) -> dict:
     record = {
         "index": call.index,
         "service": call.service,
         "address": service.address,
         "started_at": datetime.now(UTC),
     }
+    if call.nested:
+        record["place"] = call.place
+    if instance:
+        record["instance"] = instance
     if service.version is not None:
         record["service_version"] = service.version
     return record
-
-
-def _fail(call, service, record, failure: StepFailed, attempts, running, cursor, listener):
-    message = failure.message
-    if len(attempts) > 1:
-        message += f" (after {len(attempts)} attempts)"
-    record.setdefault("duration_ms", 0.0)
-    record.setdefault("outputs", None)
-    record.update(
-        status_code=failure.status_code,
-        error={"kind": failure.kind, "message": message},
-        attempts=attempts,
-    )
-    error = {
-        "step": call.index,
-        "service": call.service,
-        "address": service.address,
-        "kind": failure.kind,
-        "status_code": failure.status_code,
-        "attempts": len(attempts),
-        "message": message,
-    }
-    failed = RunState(states.FAILED, cursor, running, error=error)
-    listener.on_step_end(record, failed)
-    listener.on_event_end(failed)
-    return failed
-
-
-def _merge(workflow, call, service, record, running, cursor, listener) -> RunState:
-    """The state after a succeeded step, told to the listener."""
-    steps = workflow.steps
-    merged = merge_answer(call, service, running, record["outputs"])
-    cursor, running = _operate(steps, cursor + 1, merged)
-    after = RunState(states.RUNNING, cursor, running)
-    if cursor == len(steps):
-        after = _succeed(workflow, after)
-    listener.on_step_end(record, after)
-    if after.finished:
-        listener.on_event_end(after)
-    return after
 
 
 def _succeed(workflow: Workflow, state: RunState) -> RunState:
@@ -395,12 +378,378 @@ def _succeed(workflow: Workflow, state: RunState) -> RunState:
     return replace(state, status=states.SUCCEEDED, outputs=outputs)
 
 
-def _operate(steps, cursor: int, running: dict) -> tuple[int, dict]:
-    """Apply the operations from the cursor up to the next call: (its position, the data)."""
-    while cursor < len(steps) and isinstance(steps[cursor], Operation):
-        running = apply(steps[cursor], running)
-        cursor += 1
-    return cursor, running
+class _Run:
+    """One advance: the workflow, what it calls and who hears of it, and the walk of its tree."""
+
+    def __init__(
+        self, workflow, services, caller, listener, event_id, callback_url, sleep, instance
+    ):
+        self.workflow = workflow
+        self.services = services
+        self.caller = caller
+        self.listener = listener
+        self.event_id = event_id
+        self.callback_url = callback_url
+        self.sleep = sleep
+        self.instance = instance
+        self.waits = True
+        self.clock = time.time
+
+    # The tree: a path is (position, selector, position, ...).
+
+    def block_at(self, path: tuple):
+        block = self.workflow.steps
+        for level in range(0, len(path) - 1, 2):
+            block = dict(blocks_of(block[path[level]]))[path[level + 1]]
+        return block, path[-1]
+
+    def node_at(self, path: tuple):
+        block, position = self.block_at(path)
+        return block[position]
+
+    def settle(self, path: tuple, running: dict, enter: bool) -> tuple[tuple | None, dict]:
+        """Apply the operations from the path on, leaving the blocks that end and (with `enter`)
+        entering the choices met: (the path of the next step, or None at the end; the data)."""
+        while True:
+            block, position = self.block_at(path)
+            if position >= len(block):
+                if len(path) == 1:
+                    return None, running
+                path = path[:-3] + (path[-3] + 1,)
+                continue
+            node = block[position]
+            if isinstance(node, Operation):
+                running = apply(node, running)
+                path = path[:-1] + (position + 1,)
+            elif enter and isinstance(node, Choice):
+                path = path + (_chosen(node, running), 0)
+            else:
+                return path, running
+
+    def state_after(self, path: tuple, running: dict) -> RunState:
+        """The state once the step at `path` is done: at the next one, or the event's end."""
+        following, running = self.settle(path[:-1] + (path[-1] + 1,), running, enter=False)
+        if following is None:
+            return _succeed(
+                self.workflow, RunState(states.RUNNING, len(self.workflow.steps), running)
+            )
+        return RunState(states.RUNNING, as_cursor(following), running)
+
+    def told(self, record: dict | None, after: RunState) -> RunState:
+        if record is not None:
+            self.listener.on_step_end(record, after)
+        if after.finished:
+            self.listener.on_event_end(after)
+        return after
+
+    # Steps.
+
+    def call(self, call: Call, path, running, may_have_been_sent, recorded) -> RunState:
+        service = self.services[call.service]
+        settings = call_settings(call, service)
+        record = _record(call, service, self.instance)
+        if recorded is not None and recorded.get("error") is None:
+            merged = merge_answer(call, service, running, recorded["outputs"])
+            return self.told(recorded, self.state_after(path, merged))
+        if may_have_been_sent and not settings.repeatable:
+            failure = StepFailed(
+                states.INTERRUPTED,
+                "the event was cut off while this step may have been calling the service, "
+                "which is not idempotent: it is not called again (redrive the event to do so)",
+            )
+            return self.fail_call(call, service, record, failure, [], path, running)
+        attempts: list[dict] = []
+        started = time.perf_counter()
+        status_code, answer = None, None
+        waits = service.mode == CALLBACK and self.callback_url is not None
+        try:
+            payload = step_payload(call, service, running)
+            headers = {CALLBACK_HEADER: self.callback_url(call)} if waits else {}
+            attempt = _attempt(
+                self.caller,
+                call,
+                service.address,
+                settings,
+                payload,
+                (self.event_id, self.instance),
+                attempts,
+                self.listener,
+                headers,
+            )
+            status_code, answer = call_with_retries(
+                attempt, settings.retry, settings.repeatable, self.sleep
+            )
+            if waits:
+                record.update(
+                    duration_ms=_elapsed_ms(started),
+                    status_code=status_code,
+                    outputs=None,
+                    error=None,
+                    attempts=attempts,
+                )
+                waiting = RunState(states.WAITING, as_cursor(path), running)
+                self.listener.on_step_wait(record, waiting)
+                return waiting
+            violations = contract_violations(service.outputs, answer)
+            if violations:
+                raise StepFailed(
+                    states.CONTRACT_VIOLATION, "; ".join(violations) + ".", status_code
+                )
+        except StepFailed as failure:
+            record.update(duration_ms=_elapsed_ms(started), outputs=answer)
+            return self.fail_call(call, service, record, failure, attempts, path, running)
+        record.update(
+            duration_ms=_elapsed_ms(started),
+            status_code=status_code,
+            outputs=answer,
+            error=None,
+            attempts=attempts,
+        )
+        merged = merge_answer(call, service, running, answer)
+        return self.told(record, self.state_after(path, merged))
+
+    def wait(self, node: Wait, path, running) -> RunState:
+        if node.seconds is not None:
+            wake_at = self.clock() + node.seconds
+        else:
+            try:
+                wake_at = moment_of(resolve(running, node.until))
+            except Missing:
+                wake_at = None
+            if wake_at is None:
+                failure = StepFailed(
+                    states.INVALID_DATA,
+                    f"the wait's until, {format_path(node.until)!r}, is not a date and time "
+                    "(ISO 8601) or a number of seconds since the epoch in the running data",
+                )
+                return self.fail(path, _failure_error(failure, node), running)
+        after = path[:-1] + (path[-1] + 1,)
+        if not self.waits or wake_at <= self.clock():
+            return self.state_after(path, running)
+        waiting = RunState(states.WAITING, as_cursor(after), running, wake_at=wake_at)
+        self.listener.on_wait(waiting)
+        return waiting
+
+    def fan_out(self, node, path, running, may_have_been_sent) -> RunState:
+        """A parallel's branches, or a map's items, each run to its end; the state after all."""
+        calls = list(walk_calls(_held(node)))
+        if may_have_been_sent and not all(
+            call_settings(c, self.services[c.service]).repeatable for c in calls
+        ):
+            failure = StepFailed(
+                states.INTERRUPTED,
+                f"the event was cut off while this {_kind(node)} was running, and not every "
+                "service in it is idempotent: it is not run again (redrive the event to do so)",
+            )
+            return self.fail(path, _failure_error(failure, node), running)
+        if isinstance(node, Parallel):
+            runs = [(branch, dict(running), self.instance) for branch in node.branches]
+        else:
+            try:
+                items = resolve(running, node.items)
+            except Missing:
+                items = None
+            if not isinstance(items, list):
+                failure = StepFailed(
+                    states.INVALID_DATA,
+                    f"the map's items, {format_path(node.items)!r}, is "
+                    f"{'not in the running data' if items is None else type_of(items)}, "
+                    "not an array",
+                )
+                return self.fail(path, _failure_error(failure, node), running)
+            prefix = f"{self.instance}_" if self.instance else ""
+            runs = [
+                (node.steps, {**running, node.item_as: item}, f"{prefix}{number}")
+                for number, item in enumerate(items)
+            ]
+        ended = self.run_all(node, runs)
+        failed = [state for state in ended if state.status == states.FAILED]
+        if failed:
+            return self.fail(path, {**failed[0].error, "within": node.place}, running)
+        if isinstance(node, Parallel):
+            merged = dict(running)
+            for state in ended:
+                merged.update(_changes(running, state.running))
+                for name in running:
+                    if name not in state.running:
+                        merged.pop(name, None)
+        else:
+            results = [
+                state.running.get(node.collect)
+                if node.collect
+                else {
+                    k: v for k, v in _changes(running, state.running).items() if k != node.item_as
+                }
+                for state in ended
+            ]
+            merged = {**running, node.output: results}
+        # The construct's own record only marks the state saved after it (its calls' records
+        # were told as they ended).
+        return self.told(_construct_record(node), self.state_after(path, merged))
+
+    def run_all(self, node, runs) -> list[RunState]:
+        """Run each block on its data at once (at most the node's max_concurrency together); when
+        one fails, the others stop before their next step."""
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def run_one(block, data, instance) -> RunState:
+            inner = Workflow(self.workflow.name, steps=block)
+            listener = _BranchListener(self.listener, lock)
+            state = RunState(states.RUNNING, 0, data)
+            while not state.finished:
+                if stop.is_set():
+                    return replace(state, status=states.CANCELLED)
+                state = advance(
+                    inner,
+                    self.services,
+                    state,
+                    self.caller,
+                    listener,
+                    event_id=self.event_id,
+                    sleep=self.sleep,
+                    instance=instance,
+                    waits=False,
+                    clock=self.clock,
+                )
+                if state.status == states.WAITING:  # refused when the workflow is saved
+                    state = replace(state, status=states.RUNNING)
+            if state.status == states.FAILED:
+                stop.set()
+            return state
+
+        if not runs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(node.max_concurrency, len(runs))) as pool:
+            futures = [pool.submit(run_one, *run) for run in runs]
+            return [future.result() for future in futures]
+
+    # Failures.
+
+    def fail_call(self, call, service, record, failure: StepFailed, attempts, path, running):
+        message = failure.message
+        if len(attempts) > 1:
+            message += f" (after {len(attempts)} attempts)"
+        record.setdefault("duration_ms", 0.0)
+        record.setdefault("outputs", None)
+        record.update(
+            status_code=failure.status_code,
+            error={"kind": failure.kind, "message": message},
+            attempts=attempts,
+        )
+        error = {
+            "step": call.index,
+            "service": call.service,
+            "address": service.address,
+            "kind": failure.kind,
+            "status_code": failure.status_code,
+            "attempts": len(attempts),
+            "message": message,
+        }
+        if call.nested:
+            error["place"] = call.place
+        if self.instance:
+            error["instance"] = self.instance
+        return self.fail(path, error, running, record)
+
+    def fail(self, path, error: dict, running: dict, record: dict | None = None) -> RunState:
+        """Go on at the innermost catch around the failed step that takes its kind, or end the
+        event as failed."""
+        for level in range(len(path) - 1, -1, -2):
+            inside_catch = level + 1 < len(path) and str(path[level + 1]).startswith("c")
+            node = self.node_at(path[: level + 1])
+            for number, catcher in enumerate(() if inside_catch else getattr(node, "catch", ())):
+                if catcher.catches(error["kind"], error.get("status_code")):
+                    if record is not None:
+                        record["caught"] = True
+                    caught = {**running, catcher.error_as: _caught(error)}
+                    target = path[: level + 1] + (f"c{number}", 0)
+                    following, caught = self.settle(target, caught, enter=False)
+                    if following is None:
+                        after = _succeed(
+                            self.workflow,
+                            RunState(states.RUNNING, len(self.workflow.steps), caught),
+                        )
+                    else:
+                        after = RunState(states.RUNNING, as_cursor(following), caught)
+                    told = record if record is not None else _construct_record(node)
+                    return self.told(told, after)
+        failed = RunState(states.FAILED, as_cursor(path), running, error=error)
+        if record is not None:
+            self.listener.on_step_end(record, failed)
+        self.listener.on_event_end(failed)
+        return failed
+
+
+class _BranchListener(Listener):
+    """What a parallel's branch or a map's item tells: its attempts and its steps' records,
+    one thread at a time, to the event's listener; its end is the construct's to tell."""
+
+    def __init__(self, listener: Listener, lock: threading.Lock):
+        self.listener = listener
+        self.lock = lock
+
+    def on_attempt(self, call, attempt):
+        with self.lock:
+            self.listener.on_attempt(call, attempt)
+
+    def on_step_end(self, record, state):
+        if "construct" in record:
+            return
+        with self.lock:
+            self.listener.on_branch_step(record)
+
+    def on_branch_step(self, record):
+        with self.lock:
+            self.listener.on_branch_step(record)
+
+
+def _chosen(node: Choice, running: dict) -> str:
+    for number, branch in enumerate(node.branches):
+        if holds(branch.when, running):
+            return f"b{number}"
+    return "otherwise"
+
+
+def _held(node):
+    """Every node of the blocks a construct holds."""
+    return tuple(inner for _, block in blocks_of(node) for inner in block)
+
+
+def _construct_record(node) -> dict:
+    return {"construct": _kind(node), "place": node.place}
+
+
+def _kind(node) -> str:
+    return type(node).__name__.lower()
+
+
+def _changes(before: dict, after: dict) -> dict:
+    """What a branch added to the data, or changed in it."""
+    return {
+        name: value
+        for name, value in after.items()
+        if name not in before or before[name] is not value and before[name] != value
+    }
+
+
+def _caught(error: dict) -> dict:
+    """The error a catch puts in the running data."""
+    keys = ("kind", "message", "step", "service", "status_code", "place")
+    return {key: error[key] for key in keys if key in error}
+
+
+def _failure_error(failure: StepFailed, node) -> dict:
+    """The error of a step that failed with no call of its own (a construct's)."""
+    error = {
+        "kind": failure.kind,
+        "status_code": failure.status_code,
+        "attempts": 0,
+        "message": failure.message,
+    }
+    if node is not None:
+        error["place"] = node.place
+    return error
 
 
 def _attempt(
@@ -409,7 +758,7 @@ def _attempt(
     address: str,
     settings: CallSettings,
     payload: dict,
-    event_id: str,
+    scope: tuple[str, str],
     log: list,
     listener: Listener,
     headers: Mapping[str, str],
@@ -421,7 +770,7 @@ def _attempt(
         entry = {"attempt": number, "started_at": datetime.now(UTC)}
         started = time.perf_counter()
         options = CallOptions(
-            headers={**request_headers(event_id, call.index), **headers},
+            headers={**request_headers(scope[0], call.index, scope[1]), **headers},
             timeout=settings.timeout,
             expect_answer=CALLBACK_HEADER not in headers,
         )

@@ -1,9 +1,16 @@
 """The parsed workflow language: frozen values that every pass (check, run, dry run, lineage)
 walks. Nothing here knows HTTP, Flask or MongoDB.
 
-A workflow is a block of nodes run in order: service calls (`Call`) and the operations placed
-between them (`Operation`). A service definition becomes a `Service`: where it listens, what it
-takes and answers, and how to call it.
+A workflow is a block of nodes run in order: service calls (`Call`), the operations placed
+between them (`Operation`), and the constructs that hold blocks of their own: `Choice` (the first
+branch whose condition holds), `Parallel` (branches at once), `Map` (a block for each item of an
+array) and `Wait` (a time to let pass). Any step but an operation or a wait may `catch` failures
+of given kinds and go on with a fallback block. A service definition becomes a `Service`: where it
+listens, what it takes and answers, and how to call it.
+
+Every call has an `index`, unique in its workflow (the calls numbered in the order they are
+written, so a straight workflow's are its steps' positions), and a `place`, where it is written
+(`services[2].choice[1].steps[0]`).
 """
 
 import random
@@ -103,12 +110,28 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Catcher:
+    """What a step does when it fails in one of the kinds `on` names (empty: any kind), once
+    its retries are spent: put the error in the running data under `error_as`, and run `steps`
+    in its place."""
+
+    on: frozenset
+    steps: "Block"
+    error_as: str = "error"
+
+    def catches(self, kind: str, status_code: int | None) -> bool:
+        return (
+            not self.on or kind in self.on or (status_code is not None and status_code in self.on)
+        )
+
+
+@dataclass(frozen=True)
 class Call:
     """One step: call a service with inputs taken from the running data, and merge its answer.
 
-    `index` is the step's position among the workflow's steps; `input_map` maps service inputs
-    to sources (an input left out is read by its own name); `output_map` maps names in the
-    running data to paths in the answer (None: the service's declared outputs, by name).
+    `index` numbers the call in its workflow; `input_map` maps service inputs to sources (an
+    input left out is read by its own name); `output_map` maps names in the running data to paths
+    in the answer (None: the service's declared outputs, by name).
     """
 
     index: int
@@ -118,10 +141,16 @@ class Call:
     timeout: Timeout | None = None
     retry: RetryPolicy | None = None  # None: the service's policy
     retry_non_idempotent: bool = False
+    where: str = ""  # "": the top-level step of the same index
+    catch: tuple[Catcher, ...] = ()
 
     @property
     def place(self) -> str:
-        return f"services[{self.index}]"
+        return self.where or f"services[{self.index}]"
+
+    @property
+    def nested(self) -> bool:
+        return bool(self.where) and self.where != f"services[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -131,14 +160,120 @@ class Operation:
     number: int
     action: str
     argument: Any
+    where: str = ""  # "": in the workflow's `operations`, by its number
 
     @property
     def place(self) -> str:
-        return f"operations[{self.number}]"
+        return self.where or f"operations[{self.number}]"
 
 
-Node = Call | Operation
+@dataclass(frozen=True)
+class Condition:
+    """A test of the running data: `op` on the value at `path` against `value` ("exists",
+    "equals", "not_equals", "lt", "lte", "gt", "gte", "in", "is", "starts_with", "matches"), or
+    "and", "or", "not" of `parts`."""
+
+    op: str
+    path: tuple[str, ...] = ()
+    value: Any = None
+    parts: tuple["Condition", ...] = ()
+
+
+@dataclass(frozen=True)
+class Branch:
+    when: Condition
+    steps: "Block"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Run the steps of the first branch whose condition holds, else `otherwise`."""
+
+    where: str
+    branches: tuple[Branch, ...]
+    otherwise: "Block" = ()
+    catch: tuple[Catcher, ...] = ()
+
+    @property
+    def place(self) -> str:
+        return self.where
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Run the branches at once (at most `max_concurrency` together), each on a copy of the
+    running data, and merge what each one adds or changes."""
+
+    where: str
+    branches: tuple["Block", ...]
+    max_concurrency: int = 8
+    catch: tuple[Catcher, ...] = ()
+
+    @property
+    def place(self) -> str:
+        return self.where
+
+
+@dataclass(frozen=True)
+class Map:
+    """Run `steps` for each item of the array at `items` (at most `max_concurrency` at once),
+    each on a copy of the running data with the item under `item_as`; put under `output` the
+    array of each run's `collect` value (or, with no `collect`, of what each run added)."""
+
+    where: str
+    items: tuple[str, ...]
+    steps: "Block"
+    output: str
+    item_as: str = "item"
+    collect: str | None = None
+    max_concurrency: int = 8
+    catch: tuple[Catcher, ...] = ()
+
+    @property
+    def place(self) -> str:
+        return self.where
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Let time pass, holding nothing: `seconds`, or until the time at `until` (an ISO 8601
+    date and time, or seconds since the epoch)."""
+
+    where: str
+    seconds: float | None = None
+    until: tuple[str, ...] | None = None
+
+    @property
+    def place(self) -> str:
+        return self.where
+
+
+Node = Call | Operation | Choice | Parallel | Map | Wait
 Block = tuple[Node, ...]
+CONSTRUCTS = (Choice, Parallel, Map, Wait)
+
+
+def blocks_of(node) -> list[tuple[str, Block]]:
+    """The blocks a node holds, each with its selector (how a cursor names it)."""
+    held: list[tuple[str, Block]] = []
+    if isinstance(node, Choice):
+        held += [(f"b{k}", branch.steps) for k, branch in enumerate(node.branches)]
+        held.append(("otherwise", node.otherwise))
+    elif isinstance(node, Parallel):
+        held += [(f"p{k}", branch) for k, branch in enumerate(node.branches)]
+    elif isinstance(node, Map):
+        held.append(("map", node.steps))
+    held += [(f"c{k}", catcher.steps) for k, catcher in enumerate(getattr(node, "catch", ()))]
+    return held
+
+
+def walk_calls(block: Block):
+    """Every call of a block, nested ones included, in the order they are written."""
+    for node in block:
+        if isinstance(node, Call):
+            yield node
+        for _, inner in blocks_of(node):
+            yield from walk_calls(inner)
 
 
 @dataclass(frozen=True)
@@ -155,7 +290,8 @@ class Workflow:
 
     @property
     def calls(self) -> tuple[Call, ...]:
-        return tuple(node for node in self.steps if isinstance(node, Call))
+        """Every call, nested ones included, in the order they are written."""
+        return tuple(walk_calls(self.steps))
 
     @property
     def service_names(self) -> list[str]:

@@ -2,9 +2,18 @@
 
 A workflow's `services` entry is a service name, or
 `{"service": name, "input": {input: source}, "output": {name: path in the answer}}`, with
-optional `timeout`, `retry` and `retry_non_idempotent`. A source is a path into the running data
-(a string, see paths.py) or a literal: any JSON value that is not a string, or `{"const": value}`
-for any value, strings included.
+optional `timeout`, `retry` and `retry_non_idempotent`; or a construct holding lists of steps of
+its own (`steps`), written like `services` and holding operations too:
+`{"choice": [{"when": condition, "steps": [...]}, ...], "otherwise": [...]}`,
+`{"parallel": [[...], [...]], "max_concurrency": n}`,
+`{"map": {"items": path, "as": name, "steps": [...], "collect": name, "output": name,
+"max_concurrency": n}}` and `{"wait": {"seconds": n}}` or `{"wait": {"until": path}}`. Any step
+but a wait may have `"catch": [{"on": [kinds or HTTP statuses], "steps": [...], "error_as":
+name}]`. A condition is `{"path": path, <test>: value}` (tests: exists, equals, not_equals, lt,
+lte, gt, gte, in, is, starts_with, matches) or `{"and": [...]}`, `{"or": [...]}`, `{"not": c}`.
+
+A source is a path into the running data (a string, see paths.py) or a literal: any JSON value
+that is not a string, or `{"const": value}` for any value, strings included.
 
 An operation is one of `set` ({name: source}), `rename` ({old: new}), `remove` ([names]) or
 `pick` ([names]), with `after`: "inputs" (before the first step), a step index, or, when left
@@ -17,20 +26,29 @@ names); the parser decides what the language means and says where a definition b
 import re
 from collections.abc import Mapping
 
+from machinery import states
 from machinery.language.model import (
     Block,
+    Branch,
     Call,
+    Catcher,
+    Choice,
+    Condition,
     Field,
     Literal,
+    Map,
     Operation,
+    Parallel,
     Ref,
     RetryPolicy,
     Service,
     Source,
     Timeout,
+    Wait,
     Workflow,
 )
 from machinery.language.paths import PathError, parse
+from machinery.language.types import TYPES, canonical_type
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACTIONS = ("set", "rename", "remove", "pick")
@@ -45,14 +63,37 @@ class DefinitionError(ValueError):
         self.place = place
 
 
+CONSTRUCT_KEYS = ("choice", "parallel", "map", "wait")
+CONDITION_TESTS = (
+    "exists",
+    "equals",
+    "not_equals",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "in",
+    "is",
+    "starts_with",
+    "matches",
+)
+MAX_CONCURRENCY = 64
+
+
 def parse_workflow(raw: Mapping) -> Workflow:
     """The model of a workflow definition; DefinitionError at the first place it breaks."""
     entries = raw["services"]
-    calls = [parse_call(entry, index) for index, entry in enumerate(entries)]
-    operations = parse_operations(raw.get("operations"), len(calls))
+    declared = raw.get("operations")
+    # Operations written in steps are numbered after those of `operations`.
+    numbers = _Numbers(operations=len(declared) if isinstance(declared, list) else 0)
+    nodes = [
+        parse_step(entry, f"services[{position}]", numbers)
+        for position, entry in enumerate(entries)
+    ]
+    operations = parse_operations(declared, len(entries))
     return Workflow(
         name=raw["name"],
-        steps=place_operations(calls, operations),
+        steps=place_operations(nodes, operations),
         inputs=fields_of(raw.get("inputs", [])),
         outputs=fields_of(raw.get("outputs", [])),
         version=raw.get("version"),
@@ -60,13 +101,326 @@ def parse_workflow(raw: Mapping) -> Workflow:
     )
 
 
-def place_operations(calls: list[Call], operations: list[tuple[int, Operation]]) -> Block:
-    """Calls and operations in the order they run: each operation after the step it names."""
+def place_operations(nodes: list, operations: list[tuple[int, Operation]]) -> Block:
+    """Steps and operations in the order they run: each operation after the step it names."""
     steps: list = [operation for after, operation in operations if after == -1]
-    for call in calls:
-        steps.append(call)
-        steps.extend(operation for after, operation in operations if after == call.index)
+    for position, node in enumerate(nodes):
+        steps.append(node)
+        steps.extend(operation for after, operation in operations if after == position)
     return tuple(steps)
+
+
+class _Numbers:
+    """Hands out call indexes (in the order calls are written) and operation numbers."""
+
+    def __init__(self, operations: int = 0):
+        self.calls = 0
+        self.operations = operations
+
+    def call(self) -> int:
+        self.calls += 1
+        return self.calls - 1
+
+    def operation(self) -> int:
+        self.operations += 1
+        return self.operations - 1
+
+
+def step_numbers() -> _Numbers:
+    """Fresh numbering, for parsing one step on its own."""
+    return _Numbers()
+
+
+def service_names(entries) -> list[str]:
+    """The service each call of a workflow definition's `services` names, nested ones included,
+    in order (entries not well formed are passed over: the parser says what is wrong)."""
+    names: list[str] = []
+
+    def visit(entry):
+        if isinstance(entry, str):
+            names.append(entry)
+            return
+        if not isinstance(entry, Mapping):
+            return
+        if isinstance(entry.get("service"), str):
+            names.append(entry["service"])
+        for block in raw_blocks(entry):
+            for inner in block if isinstance(block, list) else []:
+                visit(inner)
+
+    for entry in entries if isinstance(entries, list) else []:
+        visit(entry)
+    return names
+
+
+def raw_blocks(entry: Mapping) -> list:
+    """The lists of steps a raw step holds (not checked: any may be malformed)."""
+    blocks = []
+    choice = entry.get("choice")
+    if isinstance(choice, list):
+        blocks += [b.get("steps") for b in choice if isinstance(b, Mapping)]
+        blocks.append(entry.get("otherwise"))
+    parallel = entry.get("parallel")
+    if isinstance(parallel, list):
+        blocks += parallel
+    mapped = entry.get("map")
+    if isinstance(mapped, Mapping):
+        blocks.append(mapped.get("steps"))
+    catch = entry.get("catch")
+    if isinstance(catch, list):
+        blocks += [c.get("steps") for c in catch if isinstance(c, Mapping)]
+    return blocks
+
+
+def parse_step(entry, place: str, numbers: _Numbers, nested: bool = False):
+    """The node a `services` (or `steps`) entry describes, written at `place`."""
+    try:
+        if isinstance(entry, Mapping):
+            constructs = [key for key in CONSTRUCT_KEYS if key in entry]
+            if len(constructs) > 1 or (constructs and "service" in entry):
+                raise DefinitionError(
+                    "A step is one of a service call, choice, parallel, map or wait."
+                )
+            if constructs:
+                return _construct(constructs[0], entry, place, numbers)
+            if nested and any(action in entry for action in ACTIONS):
+                return _inline_operation(entry, place, numbers)
+        call = _call(entry, numbers.call(), place if nested else "")
+        catch = _catchers(entry, place, numbers) if isinstance(entry, Mapping) else ()
+        if catch:
+            call = Call(**{**call.__dict__, "catch": catch})
+        return call
+    except PathError as error:
+        raise DefinitionError(str(error), place) from None
+    except DefinitionError as error:
+        error.place = error.place or place
+        raise
+
+
+def parse_block(entries, place: str, numbers: _Numbers) -> Block:
+    """The steps of a construct's list, written at `place` (`services[2].choice[0].steps`)."""
+    if not isinstance(entries, list):
+        raise DefinitionError("A list of steps.", place)
+    return tuple(
+        parse_step(entry, f"{place}[{position}]", numbers, nested=True)
+        for position, entry in enumerate(entries)
+    )
+
+
+def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
+    allowed = {kind, "catch"} | ({"otherwise"} if kind == "choice" else set())
+    allowed |= {"max_concurrency"} if kind == "parallel" else set()
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise DefinitionError(f"A {kind} step takes no {', '.join(map(repr, unknown))}.", place)
+    if kind == "wait":
+        if "catch" in entry:
+            raise DefinitionError("A wait cannot fail, so it has no catch.", place)
+        return _wait(entry["wait"], place)
+    if kind == "choice":
+        node = _choice(entry, place, numbers)
+    elif kind == "parallel":
+        node = _parallel(entry, place, numbers)
+    else:
+        node = _map(entry["map"], place, numbers)
+    catch = _catchers(entry, place, numbers)
+    return type(node)(**{**node.__dict__, "catch": catch}) if catch else node
+
+
+def _choice(entry: Mapping, place: str, numbers: _Numbers) -> Choice:
+    branches = entry["choice"]
+    if not isinstance(branches, list) or not branches:
+        raise DefinitionError(
+            'choice is a non-empty list of {"when": condition, "steps": [...]}.', place
+        )
+    parsed = []
+    for k, branch in enumerate(branches):
+        where = f"{place}.choice[{k}]"
+        if not isinstance(branch, Mapping) or set(branch) != {"when", "steps"}:
+            raise DefinitionError('A branch is {"when": condition, "steps": [...]}.', where)
+        condition = parse_condition(branch["when"], f"{where}.when")
+        parsed.append(Branch(condition, parse_block(branch["steps"], f"{where}.steps", numbers)))
+    otherwise = entry.get("otherwise", [])
+    return Choice(
+        where=place,
+        branches=tuple(parsed),
+        otherwise=parse_block(otherwise, f"{place}.otherwise", numbers),
+    )
+
+
+def _parallel(entry: Mapping, place: str, numbers: _Numbers) -> Parallel:
+    branches = entry["parallel"]
+    if not isinstance(branches, list) or len(branches) < 2:
+        raise DefinitionError("parallel is a list of at least two lists of steps.", place)
+    return Parallel(
+        where=place,
+        branches=tuple(
+            parse_block(branch, f"{place}.parallel[{k}]", numbers)
+            for k, branch in enumerate(branches)
+        ),
+        max_concurrency=_concurrency(entry.get("max_concurrency", 8), place),
+    )
+
+
+def _map(spec, place: str, numbers: _Numbers) -> Map:
+    if not isinstance(spec, Mapping):
+        raise DefinitionError('map is {"items": path, "steps": [...], "output": name, ...}.', place)
+    known = {"items", "steps", "output", "as", "collect", "max_concurrency"}
+    unknown = sorted(set(spec) - known)
+    if unknown or not {"items", "steps", "output"} <= set(spec):
+        raise DefinitionError(
+            "map takes items (a path to an array), steps and output (the name of the array of "
+            "results), and may take as, collect and max_concurrency.",
+            place,
+        )
+    if not isinstance(spec["items"], str):
+        raise DefinitionError("map's items is a path into the running data.", place)
+    for key in ("output", "as", "collect"):
+        if key in spec:
+            _names(f"map's {key}", [spec[key]])
+    return Map(
+        where=place,
+        items=parse(spec["items"]),
+        steps=parse_block(spec["steps"], f"{place}.map.steps", numbers),
+        output=spec["output"],
+        item_as=spec.get("as", "item"),
+        collect=spec.get("collect"),
+        max_concurrency=_concurrency(spec.get("max_concurrency", 8), place),
+    )
+
+
+def _wait(spec, place: str) -> Wait:
+    if not isinstance(spec, Mapping) or len(spec) != 1 or not {"seconds", "until"} & set(spec):
+        raise DefinitionError('wait is {"seconds": n} or {"until": path}.', place)
+    if "seconds" in spec:
+        seconds = spec["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise DefinitionError("wait's seconds is a number, 0 or more.", place)
+        return Wait(where=place, seconds=float(seconds))
+    if not isinstance(spec["until"], str):
+        raise DefinitionError("wait's until is a path to a time in the running data.", place)
+    return Wait(where=place, until=parse(spec["until"]))
+
+
+def _concurrency(value, place: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+        raise DefinitionError(
+            f"max_concurrency is a whole number from 1 to {MAX_CONCURRENCY}.", place
+        )
+    return value
+
+
+def _catchers(entry: Mapping, place: str, numbers: _Numbers) -> tuple[Catcher, ...]:
+    spec = entry.get("catch")
+    if spec is None:
+        return ()
+    if not isinstance(spec, list) or not spec:
+        raise DefinitionError('catch is a list of {"on": [...], "steps": [...]}.', place)
+    catchers = []
+    for k, catcher in enumerate(spec):
+        where = f"{place}.catch[{k}]"
+        if not isinstance(catcher, Mapping) or "steps" not in catcher:
+            raise DefinitionError('A catch is {"on": [kinds], "steps": [...]}.', where)
+        unknown = sorted(set(catcher) - {"on", "steps", "error_as"})
+        if unknown:
+            raise DefinitionError(f"A catch takes no {', '.join(map(repr, unknown))}.", where)
+        on = catcher.get("on", [])
+        if not isinstance(on, list) or not all(_catchable(kind) for kind in on):
+            raise DefinitionError(
+                "A catch's on lists failure kinds ("
+                + ", ".join(states.FAILURE_KINDS)
+                + ") or HTTP statuses (400 to 599); left out, it catches every failure.",
+                where,
+            )
+        error_as = catcher.get("error_as", "error")
+        _names("A catch's error_as", [error_as])
+        catchers.append(
+            Catcher(
+                on=frozenset(on),
+                steps=parse_block(catcher["steps"], f"{where}.steps", numbers),
+                error_as=error_as,
+            )
+        )
+    return tuple(catchers)
+
+
+def _catchable(kind) -> bool:
+    if isinstance(kind, str):
+        return kind in states.FAILURE_KINDS
+    return isinstance(kind, int) and not isinstance(kind, bool) and 400 <= kind <= 599
+
+
+def parse_condition(spec, place: str) -> Condition:
+    """The condition a `when` describes."""
+    if not isinstance(spec, Mapping):
+        raise DefinitionError("A condition is an object.", place)
+    for combinator in ("and", "or"):
+        if combinator in spec:
+            parts = spec[combinator]
+            if set(spec) != {combinator} or not isinstance(parts, list) or not parts:
+                raise DefinitionError(f"{combinator} takes a non-empty list of conditions.", place)
+            return Condition(
+                combinator,
+                parts=tuple(
+                    parse_condition(part, f"{place}.{combinator}[{k}]")
+                    for k, part in enumerate(parts)
+                ),
+            )
+    if "not" in spec:
+        if set(spec) != {"not"}:
+            raise DefinitionError("not takes one condition.", place)
+        return Condition("not", parts=(parse_condition(spec["not"], f"{place}.not"),))
+    tests = [key for key in spec if key != "path"]
+    if "path" not in spec or len(tests) != 1 or tests[0] not in CONDITION_TESTS:
+        raise DefinitionError(
+            'A condition is {"path": path, <test>: value}, with one test of: '
+            + ", ".join(CONDITION_TESTS)
+            + '; or {"and": [...]}, {"or": [...]}, {"not": condition}.',
+            place,
+        )
+    if not isinstance(spec["path"], str):
+        raise DefinitionError("A condition's path is a path into the running data.", place)
+    test, value = tests[0], spec[tests[0]]
+    try:
+        path = parse(spec["path"])
+    except PathError as error:
+        raise DefinitionError(str(error), place) from None
+    _check_test_value(test, value, place)
+    if test == "is":
+        value = canonical_type(value) if value != "null" else "null"
+    return Condition(test, path=path, value=value)
+
+
+def _check_test_value(test: str, value, place: str) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if test == "exists" and not isinstance(value, bool):
+        raise DefinitionError("exists takes true or false.", place)
+    if test in ("lt", "lte", "gt", "gte") and not (number or isinstance(value, str)):
+        raise DefinitionError(f"{test} compares with a number or a string.", place)
+    if test == "in" and not isinstance(value, list):
+        raise DefinitionError("in takes a list of values.", place)
+    if test in ("starts_with", "matches") and not isinstance(value, str):
+        raise DefinitionError(f"{test} takes a string.", place)
+    if test == "is":
+        try:
+            if value != "null":
+                canonical_type(value)
+        except (ValueError, TypeError):
+            raise DefinitionError(f"is takes a type: {', '.join(TYPES)} or null.", place) from None
+    if test == "matches":
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise DefinitionError(f"matches takes a regular expression: {error}.", place) from None
+
+
+def _inline_operation(entry: Mapping, place: str, numbers: _Numbers) -> Operation:
+    if "after" in entry:
+        raise DefinitionError("An operation in a list of steps runs where it is: no after.", place)
+    _, operation = _operation(numbers.operation(), {**entry, "after": 0}, 1)
+    return Operation(
+        number=operation.number, action=operation.action, argument=operation.argument, where=place
+    )
 
 
 def parse_service(raw: Mapping) -> Service:
@@ -99,7 +453,7 @@ def parse_source(value) -> Source:
 
 
 def parse_call(entry, index: int) -> Call:
-    """The step a `services` entry describes."""
+    """The call a top-level `services` entry describes (the shape of a step object)."""
     place = f"services[{index}]"
     try:
         return _call(entry, index)
@@ -110,11 +464,14 @@ def parse_call(entry, index: int) -> Call:
         raise
 
 
-def _call(entry, index: int) -> Call:
+def _call(entry, index: int, where: str = "") -> Call:
     if isinstance(entry, str):
-        return Call(index=index, service=entry)
+        return Call(index=index, service=entry, where=where)
     if not isinstance(entry, Mapping) or not isinstance(entry.get("service"), str):
-        raise DefinitionError('A step object names its service: {"service": name, ...}.')
+        raise DefinitionError(
+            'A step names its service ({"service": name, ...}) or is a choice, parallel, map '
+            "or wait."
+        )
     inputs = {name: parse_source(value) for name, value in (entry.get("input") or {}).items()}
     output = entry.get("output")
     output_map = None
@@ -131,6 +488,7 @@ def _call(entry, index: int) -> Call:
         timeout=parse_timeout(entry.get("timeout")),
         retry=RetryPolicy.from_spec(entry["retry"]) if entry.get("retry") else None,
         retry_non_idempotent=bool(entry.get("retry_non_idempotent")),
+        where=where,
     )
 
 

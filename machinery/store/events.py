@@ -173,7 +173,7 @@ class EventRepository:
         self,
         event_id: str,
         fence: int,
-        cursor: int,
+        cursor: int | tuple,
         running: dict,
         lease_s: float,
         current_step: int | None = None,
@@ -201,6 +201,7 @@ class EventRepository:
         """Leave the event waiting `wait_s` seconds for a callback service to post the step's
         result (nothing holds it meanwhile); None when the lease was lost."""
         waiting = {
+            "kind": states.WAITING_FOR_CALLBACK,
             "run": run,
             "step": record["index"],
             "nonce": nonce,
@@ -220,6 +221,38 @@ class EventRepository:
                         "current_step": record["index"],
                         "lease_owner": None,
                         "lease_until": 0.0,
+                    }
+                },
+                projection=_summary(),
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+        return to_plain(document)
+
+    def sleep(
+        self,
+        event_id: str,
+        fence: int,
+        cursor,
+        running: dict,
+        wake_at: float,
+        records: Sequence[dict] = (),
+    ) -> dict | None:
+        """Leave the event waiting until `wake_at` (a wait step), its state saved past the wait
+        and nothing holding it: a worker claims it then. None when the lease was lost."""
+        document = _durably(
+            lambda: self.collection.find_one_and_update(
+                {"_id": ObjectId(event_id), "fence": fence},
+                {
+                    "$set": {
+                        "status": states.WAITING,
+                        "waiting": {"kind": states.WAITING_FOR_TIME, "deadline": wake_at},
+                        "cursor": cursor,
+                        "running": running,
+                        "current_step": None,
+                        "lease_owner": None,
+                        "lease_until": 0.0,
+                        **self._recorded(records),
                     }
                 },
                 projection=_summary(),
@@ -262,10 +295,7 @@ class EventRepository:
 
     def _recorded(self, records: Sequence[dict]) -> dict:
         """The fields that record these steps in their event."""
-        return {
-            f"steps.r{record['run']}s{record['index']}": bounded(record, self.max_recorded)
-            for record in records
-        }
+        return {_record_key(record): bounded(record, self.max_recorded) for record in records}
 
     def finish(
         self,
@@ -274,7 +304,7 @@ class EventRepository:
         status: str,
         outputs: dict | None,
         error: dict | None,
-        cursor: int | None = None,
+        cursor: int | tuple | None = None,
         running: dict | None = None,
         records: Sequence[dict] = (),
     ) -> dict | None:
@@ -410,7 +440,7 @@ class EventRepository:
         if not with_steps:
             event.pop("steps", None)
         elif "steps" in event:
-            event["steps"] = sorted(event["steps"].values(), key=lambda s: (s["run"], s["index"]))
+            event["steps"] = sorted(event["steps"].values(), key=_record_order)
         elif self.legacy_steps is not None:  # recorded before steps were kept in their event
             cursor = self.legacy_steps.find({"event_id": event["id"]}, {"_id": 0, "event_id": 0})
             event["steps"] = [{"run": 0, **step} for step in cursor.sort("index", 1)]
@@ -445,6 +475,19 @@ class EventRepository:
         if oid is None:
             raise NotFound(f"No event identified by {event_id!r}.")
         return oid
+
+
+def _record_key(record: dict) -> str:
+    """Where a step's record is kept in its event: by run, call and (in a map) item."""
+    key = f"steps.r{record['run']}s{record['index']}"
+    return key + (f"i{record['instance']}" if record.get("instance") else "")
+
+
+def _record_order(record: dict) -> tuple:
+    """Records in the order their steps run: by run, call, and a map's items in order."""
+    instance = record.get("instance") or ""
+    items = tuple(int(part) for part in instance.split("_") if part.isdigit())
+    return record["run"], record["index"], items
 
 
 def _cursor_after(event: dict) -> dict:

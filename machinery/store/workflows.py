@@ -1,5 +1,6 @@
 """The workflows collection."""
 
+from machinery.language.parse import service_names
 from machinery.store.definitions import DefinitionRepository
 from machinery.store.documents import to_plain
 
@@ -9,12 +10,8 @@ class WorkflowRepository(DefinitionRepository):
     route = "/w"
 
     def stored(self, definition: dict) -> dict:
-        # The names of the services called, whether a step is a name or an object: for queries.
-        names = {
-            entry if isinstance(entry, str) else entry["service"]
-            for entry in definition["services"]
-        }
-        return {**definition, "service_names": sorted(names)}
+        # The names of the services called, nested calls included: for queries.
+        return {**definition, "service_names": sorted(set(service_names(definition["services"])))}
 
     def using(self, service: str) -> list[dict]:
         """The workflows that call this service, by name."""

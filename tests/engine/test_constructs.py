@@ -10,7 +10,21 @@ from machinery.engine.checker import _Walk, check_workflow
 from machinery.engine.dry_run import dry_run
 from machinery.engine.executor import Listener, run_to_end, start
 from machinery.language import model
-from machinery.language.model import Call, Field, Literal, Operation, Service, Workflow
+from machinery.language.model import (
+    Branch,
+    Call,
+    Choice,
+    Condition,
+    Field,
+    Literal,
+    Map,
+    Operation,
+    Parallel,
+    Ref,
+    Service,
+    Wait,
+    Workflow,
+)
 
 CONSTRUCTS = typing.get_args(model.Node)
 
@@ -40,6 +54,84 @@ EXAMPLES = {
         {"greeting": "hello"},
         {"greeting": {"from": "operation", "operation": 0}},
     ),
+    Choice: (
+        Workflow(
+            "choice",
+            steps=(
+                Choice(
+                    "services[0]",
+                    branches=(
+                        Branch(
+                            Condition("equals", ("message",), "hi"),
+                            (Call(0, "upper", where="services[0].choice[0].steps[0]"),),
+                        ),
+                    ),
+                    otherwise=(Call(1, "upper", where="services[0].otherwise[0]"),),
+                ),
+            ),
+            inputs=MESSAGE,
+            outputs=MESSAGE,
+        ),
+        {"message": "HI"},
+        {"message": {"from": "step", "step": 0, "service": "upper", "field": "message"}},
+    ),
+    Parallel: (
+        Workflow(
+            "parallel",
+            steps=(
+                Parallel(
+                    "services[0]",
+                    branches=(
+                        (Call(0, "upper", where="services[0].parallel[0][0]"),),
+                        (
+                            Operation(
+                                0, "set", {"n": Literal(1)}, where="services[0].parallel[1][0]"
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            inputs=MESSAGE,
+            outputs=(*MESSAGE, Field("n", "int")),
+        ),
+        {"message": "HI", "n": 1},
+        {
+            "message": {"from": "step", "step": 0, "service": "upper", "field": "message"},
+            "n": {"from": "operation", "operation": 0},
+        },
+    ),
+    Map: (
+        Workflow(
+            "map",
+            steps=(
+                Operation(0, "set", {"words": Literal(["hi", "hi"])}),
+                Map(
+                    "services[0]",
+                    items=("words",),
+                    steps=(
+                        Operation(1, "set", {"message": Ref(("item",))}, where="x"),
+                        Call(0, "upper", where="services[0].map.steps[0]"),
+                    ),
+                    output="shouted",
+                    collect="message",
+                ),
+            ),
+            inputs=MESSAGE,
+            outputs=(Field("shouted", "array"),),
+        ),
+        {"shouted": ["HI", "HI"]},
+        {"shouted": {"from": "map", "place": "services[0]"}},
+    ),
+    Wait: (
+        Workflow(
+            "wait",
+            steps=(Wait("services[0]", seconds=60.0), Call(0, "upper")),
+            inputs=MESSAGE,
+            outputs=MESSAGE,
+        ),
+        {"message": "HI"},
+        {"message": {"from": "step", "step": 0, "service": "upper", "field": "message"}},
+    ),
 }
 
 
@@ -61,7 +153,7 @@ def test_the_checker_visits_every_construct(construct):
 @pytest.mark.parametrize("construct", CONSTRUCTS, ids=lambda construct: construct.__name__)
 def test_the_executor_runs_every_construct(construct):
     workflow, outputs, _ = EXAMPLES[construct]
-    state = run_to_end(workflow, SERVICES, start({"message": "hi"}), upper, Listener())
+    state = run_to_end(workflow, SERVICES, start({"message": "hi"}), upper, Listener(), waits=False)
     assert state.status == states.SUCCEEDED
     assert state.cursor == len(workflow.steps)
     assert state.outputs == outputs
