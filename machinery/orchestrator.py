@@ -34,6 +34,7 @@ from machinery.engine.executor import (
 )
 from machinery.errors import Conflict, Forbidden, Gone, InvalidData, NotFound
 from machinery.language.model import Workflow, call_settings
+from machinery.language.parse import fields_of
 from machinery.language.types import check_fields
 from machinery.runtime import Runtime
 from machinery.store.documents import now
@@ -386,7 +387,7 @@ def event_data(workflow: dict, body: dict) -> dict:
 
 
 def require_inputs(workflow: dict, data: dict) -> None:
-    errors = check_fields(workflow["inputs"], data)
+    errors = check_fields(fields_of(workflow["inputs"]), data)
     if errors:
         raise InvalidData(
             f"The event data does not match the inputs of workflow {workflow['name']!r}.",

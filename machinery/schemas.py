@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import missing as missing_
 
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
@@ -48,7 +49,41 @@ class TypeName(fields.String):
             ) from None
 
 
-class FieldSchema(Schema):
+class _Key(fields.Nested):
+    """Read from a dict by key alone: `items` is a key here, never dict.items."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing_):
+        if isinstance(obj, dict):
+            return obj.get(attr, missing_)
+        return super().get_value(obj, attr, accessor, default)
+
+
+class _InnerTypes(Schema):
+    """An array's `items` (the type of its elements) and an object's `fields`, at any depth."""
+
+    items = _Key(lambda: ElementSchema())
+    fields = fields.List(fields.Nested(lambda: FieldSchema()))
+
+    @validates_schema
+    def _inner_types_fit(self, data, **kwargs):
+        if "items" in data and data.get("type") != "array":
+            raise ValidationError("Only an array declares items.", "items")
+        if "fields" in data:
+            if data.get("type") != "object":
+                raise ValidationError("Only an object declares fields.", "fields")
+            names = [field["name"] for field in data["fields"]]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValidationError(f"Field names repeat: {', '.join(repeated)}.", "fields")
+
+
+class ElementSchema(_InnerTypes):
+    """The type of an array's elements."""
+
+    type = TypeName(required=True)
+
+
+class FieldSchema(_InnerTypes):
     name = fields.String(required=True, validate=FIELD_NAME)
     type = TypeName(required=True)
     description = fields.String(load_default="")

@@ -33,7 +33,7 @@ from machinery.language.model import (
     blocks_of,
 )
 from machinery.language.paths import format_path
-from machinery.language.types import fits, matches, type_of
+from machinery.language.types import fits, matches, spec_fits, type_of
 
 UNSATISFIED = "unsatisfied"
 TYPE_MISMATCH = "type_mismatch"
@@ -53,6 +53,7 @@ class Known:
     optional: bool = False
     # Provided on some paths only (after a choice or a catch): which ones, in words.
     partial: str | None = None
+    spec: Field | None = None  # the declared field, for the types inside it
 
 
 @dataclass
@@ -96,7 +97,7 @@ class _Walk:
         self.services = services
         self.analysis = Analysis()
         self.known = {
-            f.name: Known(f.type, {"from": "input", "field": f.name}, not f.required)
+            f.name: Known(f.type, {"from": "input", "field": f.name}, not f.required, spec=f)
             for f in workflow.inputs
         }
 
@@ -189,6 +190,17 @@ class _Walk:
                 origin=known.origin,
                 **context,
             )
+        mismatch = fits(known.type, expected) and spec_fits(known.spec, spec)
+        if mismatch:
+            self._problem(
+                TYPE_MISMATCH,
+                f"{where}: {what} expects {expected} of the declared shape, but {text!r} "
+                f"(from {describe(known.origin)}) does not fit it: {mismatch}.",
+                expected=expected,
+                source=text,
+                origin=known.origin,
+                **context,
+            )
         if known.partial and spec.required:
             self._problem(
                 NOT_IN_BRANCHES,
@@ -209,7 +221,8 @@ class _Walk:
         return {**known.origin, "path": text} if len(source.path) > 1 else known.origin
 
     def _resolve(self, where, what, path, context) -> Known | None:
-        """What a path into the running data is known to be; None when nothing is there."""
+        """What a path into the running data is known to be; None when nothing is there. Inside
+        a value whose inner types are declared, the path is checked against them."""
         head = self.known.get(path[0])
         if head is None:
             return None
@@ -224,14 +237,26 @@ class _Walk:
                 found=head.type,
                 **context,
             )
-        return Known(None, head.origin, head.optional, head.partial)
+            return Known(None, head.origin, head.optional, head.partial)
+        spec, broken = descend(head.spec, path)
+        if broken:
+            self._problem(
+                IMPOSSIBLE_PATH,
+                f"{where}: {what} reads {format_path(path)!r}, which cannot exist: {broken}.",
+                source=format_path(path),
+                **context,
+            )
+        optional = head.optional or _may_be_absent(head.spec, path)
+        return Known(spec and spec.type, head.origin, optional, head.partial, spec=spec)
 
     def _add_outputs(self, index, name, service: Service, output_map):
         declared = {f.name: f for f in service.outputs}
         if output_map is None:
             for output in declared.values():
                 origin = {"from": "step", "step": index, "service": name, "field": output.name}
-                self.known[output.name] = Known(output.type, origin, not output.required)
+                self.known[output.name] = Known(
+                    output.type, origin, not output.required, spec=output
+                )
             return
         for target, path in output_map.items():
             text = format_path(path)
@@ -256,8 +281,17 @@ class _Walk:
                 )
                 continue
             origin = {"from": "step", "step": index, "service": name, "field": text}
-            known_type = spec.type if len(path) == 1 else None
-            self.known[target] = Known(known_type, origin, not spec.required)
+            inner, broken = descend(spec, path)
+            if broken:
+                self._problem(
+                    IMPOSSIBLE_PATH,
+                    f"Step {index} ({name}): output {target!r} maps {text!r}, which cannot "
+                    f"exist: {broken}.",
+                    **context,
+                )
+                continue
+            optional = not spec.required or _may_be_absent(spec, path)
+            self.known[target] = Known(inner and inner.type, origin, optional, spec=inner)
 
     @visit.register
     def _operation(self, operation: Operation) -> None:
@@ -285,7 +319,7 @@ class _Walk:
                 passed_on = known.origin
                 if len(source.path) > 1:
                     passed_on = {**passed_on, "path": format_path(source.path)}
-                updates[name] = Known(known.type, passed_on, known.optional)
+                updates[name] = Known(known.type, passed_on, known.optional, spec=known.spec)
             self.known.update(updates)
         elif operation.action == "rename":
             moved = {}
@@ -394,7 +428,11 @@ class _Walk:
             )
         before = dict(self.known)
         item = {"from": "map", "place": node.place, "item": True}
-        self.known = {**before, node.item_as: Known(None, item)}
+        element = items.spec.items if items is not None and items.spec is not None else None
+        self.known = {
+            **before,
+            node.item_as: Known(element and element.type, item, spec=element),
+        }
         self.block(node.steps)
         if node.collect is not None and node.collect not in self.known:
             self._problem(
@@ -404,7 +442,15 @@ class _Walk:
                 field=node.collect,
                 **context,
             )
-        self.known = {**before, node.output: Known("array", {"from": "map", "place": node.place})}
+        results = None
+        if node.collect is not None and node.collect in self.known:
+            collected = self.known[node.collect]
+            if collected.type is not None:
+                results = Field("", "array", items=collected.spec or Field("", collected.type))
+        self.known = {
+            **before,
+            node.output: Known("array", {"from": "map", "place": node.place}, spec=results),
+        }
 
     @visit.register
     def _wait(self, wait: Wait) -> None:
@@ -514,8 +560,48 @@ def _joined(outcomes: list[tuple[str, dict]]) -> dict:
             partial = ", ".join(label for label, _ in found)
         else:
             partial = partials[0] if partials else None
-        if all(k is first for _, k in found):
+        if len(found) == len(outcomes) and all(k is first for _, k in found):
             joined[name] = first
         else:
             joined[name] = Known(first.type if same_type else None, first.origin, optional, partial)
     return joined
+
+
+def descend(spec: Field | None, path) -> tuple[Field | None, str | None]:
+    """The declared field a path leads to inside a value declared as `spec` (None: not
+    declared that deep), and why the path cannot exist, if it cannot."""
+    current = spec
+    for depth, segment in enumerate(path[1:], start=1):
+        if current is None:
+            return None, None
+        where = format_path(path[:depth])
+        if current.type == "object":
+            if current.fields is None:
+                return None, None
+            inner = current.field(segment)
+            if inner is None:
+                declared = ", ".join(f.name for f in current.fields) or "nothing"
+                return None, f"{where!r} declares no field {segment!r} (it declares: {declared})"
+            current = inner
+        elif current.type == "array":
+            if not segment.isdigit():
+                return None, f"{where!r} is an array, and {segment!r} is not an index"
+            current = current.items
+        else:
+            return None, f"{where!r} is {current.type}"
+    return current, None
+
+
+def _may_be_absent(spec: Field | None, path) -> bool:
+    """Whether a path into a declared value may find nothing: it passes an optional field or
+    an array's index (its length is not declared)."""
+    current = spec
+    for segment in path[1:]:
+        if current is None:
+            return False
+        if current.type == "array":
+            return True
+        current = current.field(segment) if current.fields is not None else None
+        if current is not None and not current.required:
+            return True
+    return False

@@ -11,9 +11,15 @@ _SAMPLES = {"int": 1, "float": 1.5, "bool": True, "object": {}, "array": []}
 
 
 def sample_value(field: Field, owner: str):
-    """A deterministic value of a field's type; strings say whose field they are."""
+    """A deterministic value of a field's type (and of the types declared inside it); strings
+    say whose field they are."""
     if field.type == "string":
-        return f"{owner}.{field.name}"
+        return f"{owner}.{field.name}" if field.name else owner
+    if field.type == "object" and field.fields is not None:
+        where = f"{owner}.{field.name}" if field.name else owner
+        return {inner.name: sample_value(inner, where) for inner in field.fields}
+    if field.type == "array" and field.items is not None:
+        return [sample_value(field.items, f"{owner}.{field.name}" if field.name else owner)]
     return _SAMPLES[field.type]
 
 

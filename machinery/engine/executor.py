@@ -46,7 +46,7 @@ from machinery.language.model import (
     walk_calls,
 )
 from machinery.language.paths import Missing, format_path, resolve
-from machinery.language.types import matches, type_of
+from machinery.language.types import inner_problems, matches, type_of
 
 __all__ = [
     "CallOptions",
@@ -345,6 +345,9 @@ def contract_violations(declared: tuple[Field, ...], answer: dict) -> list[str]:
             violations.append(
                 f"output {output.name!r} is {type_of(answer[output.name])}, expected {output.type}"
             )
+        else:
+            inner = inner_problems(output, answer[output.name], output.name)
+            violations.extend(f"output {problem}" for problem in inner)
     return violations
 
 

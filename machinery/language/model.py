@@ -25,11 +25,19 @@ DEFAULT_RETRY_ON = frozenset({states.CONNECTION_ERROR, states.TIMEOUT, 429, 502,
 
 @dataclass(frozen=True)
 class Field:
-    """A declared input or output: its name, its type and whether it must be there."""
+    """A declared input or output: its name, its type and whether it must be there; for an
+    array, the type of its elements (`items`, a Field with no name) and, for an object, its
+    fields (`fields`), when declared (None: untyped inside, checked only as a whole)."""
 
     name: str
     type: str
     required: bool = True
+    items: "Field | None" = None
+    fields: "tuple[Field, ...] | None" = None
+
+    def field(self, name: str) -> "Field | None":
+        """The declared field of this object of that name (None: not declared)."""
+        return next((f for f in self.fields or () if f.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -550,7 +550,20 @@ def _names(where: str, names) -> None:
 
 
 def fields_of(declared) -> tuple[Field, ...]:
-    return tuple(Field(f["name"], f["type"], f.get("required", True)) for f in declared)
+    return tuple(field_of(f, f["name"]) for f in declared)
+
+
+def field_of(spec: Mapping, name: str = "") -> Field:
+    """A declared field, with the types inside it (an array's `items`, an object's `fields`)."""
+    items = spec.get("items")
+    inner = spec.get("fields")
+    return Field(
+        name,
+        spec["type"],
+        spec.get("required", True),
+        items=None if items is None else field_of(items),
+        fields=None if inner is None else fields_of(inner),
+    )
 
 
 def parse_timeout(spec) -> Timeout | None:

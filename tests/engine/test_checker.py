@@ -577,7 +577,10 @@ def test_a_step_without_a_service_is_reported_in_words():
     ).problems
     assert problem == {
         "code": INVALID,
-        "message": 'A step names its service ({"service": name, ...}) or is a choice, parallel, map or wait.',
+        "message": (
+            'A step names its service ({"service": name, ...}) or is a choice, parallel, '
+            "map or wait."
+        ),
         "place": "services[1]",
     }
 

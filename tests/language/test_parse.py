@@ -211,9 +211,8 @@ def test_a_malformed_path_in_a_call_is_a_definition_error_at_its_place(entry, me
 def test_parse_call_needs_a_service_name(entry):
     with pytest.raises(DefinitionError) as raised:
         parse_call(entry, 0)
-    assert (
-        str(raised.value)
-        == 'A step names its service ({"service": name, ...}) or is a choice, parallel, map or wait.'
+    assert str(raised.value) == (
+        'A step names its service ({"service": name, ...}) or is a choice, parallel, map or wait.'
     )
     assert raised.value.place == "services[0]"
 

@@ -1,0 +1,532 @@
+"""Control flow through the API: choice, parallel, map, wait and catch, checked when a workflow is
+saved and run as events, with services scripted in the test's process."""
+
+import threading
+
+import pytest
+from factories import failing, field, service
+
+from machinery import states
+from machinery.worker import Worker
+
+ORDER_INPUTS = [field("order_id"), field("amount", "float"), field("items", "array")]
+
+
+def register(client, scripted, name, inputs, outputs, answer, **extra):
+    definition = {**service(name, inputs=inputs, outputs=outputs), **extra}
+    scripted.answer(definition["address"], answer)
+    response = client.post("/s", json=definition)
+    assert response.status_code == 201, response.json
+
+
+@pytest.fixture
+def shop(client, services):
+    """The services an order workflow calls, with what each was sent."""
+    sent = {"review": [], "stock": [], "payment": []}
+    lock = threading.Lock()
+
+    def seen(name, answer):
+        def handler(payload):
+            with lock:
+                sent[name].append(payload)
+            return answer(payload)
+
+        return handler
+
+    register(
+        client,
+        services,
+        "review",
+        [field("amount", "float")],
+        [field("approved", "bool")],
+        seen("review", lambda p: {"approved": p["amount"] < 5000}),
+    )
+    register(
+        client,
+        services,
+        "stock",
+        [field("item", "object")],
+        [field("in_stock", "bool")],
+        seen("stock", lambda p: {"in_stock": p["item"]["sku"] != "gone"}),
+    )
+    register(
+        client,
+        services,
+        "payment",
+        [field("order_id"), field("amount", "float")],
+        [field("payment_id")],
+        seen("payment", lambda p: {"payment_id": f"pay-{p['order_id']}"}),
+    )
+    return sent
+
+
+ORDER = {
+    "name": "order",
+    "inputs": ORDER_INPUTS,
+    "services": [
+        {
+            "choice": [{"when": {"path": "amount", "gt": 1000}, "steps": ["review"]}],
+            "otherwise": [{"set": {"approved": True}}],
+        },
+        {
+            "map": {
+                "items": "items",
+                "as": "item",
+                "steps": ["stock"],
+                "collect": "in_stock",
+                "output": "stock",
+                "max_concurrency": 4,
+            }
+        },
+        {
+            "service": "payment",
+            "catch": [
+                {
+                    "on": [402],
+                    "steps": [{"set": {"payment_id": {"const": "refused"}}}],
+                    "error_as": "payment_error",
+                }
+            ],
+        },
+    ],
+    "outputs": [field("approved", "bool"), field("stock", "array"), field("payment_id")],
+}
+
+
+def order(amount, skus=("a", "b")):
+    return {"order_id": "o-1", "amount": amount, "items": [{"sku": s} for s in skus]}
+
+
+def test_an_order_branches_maps_and_pays(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+
+    small = client.post("/e/order", json=order(20.0, ("a", "gone", "c")))
+    assert small.status_code == 201, small.json
+    assert small.json["outputs"] == {
+        "approved": True,
+        "stock": [True, False, True],
+        "payment_id": "pay-o-1",
+    }
+    assert shop["review"] == []  # the otherwise branch ran
+
+    big = client.post("/e/order", json=order(2000.0))
+    assert big.status_code == 201, big.json
+    assert big.json["outputs"]["approved"] is True
+    assert shop["review"] == [{"amount": 2000.0}]
+
+    steps = client.get(f"/e/{big.json['event_id']}").json["steps"]
+    assert [(s["service"], s.get("place"), s.get("instance")) for s in steps] == [
+        ("review", "services[0].choice[0].steps[0]", None),
+        ("stock", "services[1].map.steps[0]", "0"),
+        ("stock", "services[1].map.steps[0]", "1"),
+        ("payment", None, None),
+    ]
+
+
+def test_a_map_item_is_sent_with_an_idempotency_key_of_its_own(client, services, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    event = client.post("/e/order", json=order(20.0)).json
+    keys = [
+        options.headers["Idempotency-Key"]
+        for (address, _), options in zip(services.calls, services.options, strict=True)
+        if "stock" in address
+    ]
+    assert sorted(keys) == [f"{event['event_id']}-1-0", f"{event['event_id']}-1-1"]
+
+
+def test_a_catch_recovers_from_a_refused_payment(client, services, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    services.answer(
+        "http://payment.example:5000/event", failing(states.HTTP_STATUS, "refused", 402)
+    )
+    response = client.post("/e/order", json=order(20.0))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"]["payment_id"] == "refused"
+    event = client.get(f"/e/{response.json['event_id']}").json
+    payment = event["steps"][-1]
+    assert payment["service"] == "payment"
+    assert payment["error"]["kind"] == "http_status"
+    assert payment["caught"] is True
+
+
+def test_a_failure_a_catch_does_not_take_fails_the_event(client, services, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    services.answer("http://payment.example:5000/event", failing(states.HTTP_STATUS, "down", 503))
+    response = client.post("/e/order", json=order(20.0))
+    assert response.status_code == 502
+    assert response.json["error"]["service"] == "payment"
+    assert response.json["error"]["status_code"] == 503
+
+
+def test_a_map_over_a_thousand_items_collects_every_result_in_order(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    skus = [f"sku-{n}" if n % 7 else "gone" for n in range(1000)]
+    response = client.post("/e/order", json=order(20.0, skus))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"]["stock"] == [n % 7 != 0 for n in range(1000)]
+    assert len(shop["stock"]) == 1000
+    steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
+    stock = [s for s in steps if s["service"] == "stock"]
+    assert [s["instance"] for s in stock] == [str(n) for n in range(1000)]
+
+
+def test_a_map_over_something_not_an_array_fails_with_its_place(client, shop):
+    workflow = {**ORDER, "inputs": [*ORDER_INPUTS[:2], field("items", "object")]}
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Map at services[1]: its items, 'items', are object (from workflow input), not an array."
+    )
+
+
+def test_a_failure_in_a_parallel_branch_fails_the_event_and_names_it(client, services, shop):
+    register(
+        client,
+        services,
+        "audit",
+        [field("order_id")],
+        [field("audited", "bool")],
+        failing(states.CONNECTION_ERROR, "could not connect"),
+    )
+    workflow = {
+        "name": "checks",
+        "inputs": ORDER_INPUTS,
+        "services": [{"parallel": [["review"], ["audit"]]}],
+        "outputs": [field("approved", "bool"), field("audited", "bool")],
+    }
+    assert client.post("/w", json=workflow).status_code == 201, client.post("/w", json=workflow)
+    response = client.post("/e/checks", json=order(10.0))
+    assert response.status_code == 502
+    error = response.json["error"]
+    assert (error["service"], error["kind"], error["place"], error["within"]) == (
+        "audit",
+        "connection_error",
+        "services[0].parallel[1][0]",
+        "services[0]",
+    )
+    steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
+    assert {s["service"] for s in steps} == {"review", "audit"}
+
+
+def test_parallel_branches_merge_what_each_one_adds(client, services, shop):
+    workflow = {
+        "name": "both",
+        "inputs": ORDER_INPUTS,
+        "services": [
+            {"parallel": [["review"], [{"service": "payment", "output": {"paid": "payment_id"}}]]}
+        ],
+        "outputs": [field("approved", "bool"), field("paid")],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    response = client.post("/e/both", json=order(10.0))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"] == {"approved": True, "paid": "pay-o-1"}
+
+
+def test_parallel_branches_may_not_write_the_same_name(client, shop):
+    workflow = {
+        "name": "clash",
+        "inputs": ORDER_INPUTS,
+        "services": [{"parallel": [["review"], [{"set": {"approved": False}}]]}],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Parallel at services[0]: branches 0 and 1 both write 'approved'; map one of them to "
+        "another name."
+    )
+
+
+def test_a_name_only_some_branches_provide_cannot_feed_a_required_input(client, services, shop):
+    register(
+        client,
+        services,
+        "ship",
+        [field("approved", "bool")],
+        [field("shipped", "bool")],
+        lambda p: {"shipped": p["approved"]},
+    )
+    workflow = {
+        "name": "ship-it",
+        "inputs": ORDER_INPUTS,
+        "services": [
+            {"choice": [{"when": {"path": "amount", "gt": 1000}, "steps": ["review"]}]},
+            "ship",
+        ],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Step 1 (ship): input 'approved' (bool) is required, but 'approved' is not there on "
+        "every path: it comes only from services[0].choice[0]."
+    )
+    workflow["services"][0]["otherwise"] = [{"set": {"approved": True}}]
+    assert client.post("/w", json=workflow).status_code == 201
+
+
+def test_a_nested_step_of_an_unregistered_service_is_a_409_naming_it(client, shop):
+    workflow = {**ORDER, "name": "o2"}
+    workflow["services"] = [{"parallel": [["review"], ["ghost"]]}]
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 409
+    assert response.json["missing_services"] == ["ghost"]
+
+
+@pytest.mark.parametrize(
+    ("step", "place", "message"),
+    [
+        (
+            {"choice": [{"when": {"path": "amount", "above": 1}, "steps": []}]},
+            "services[0].choice[0].when",
+            "A condition is",
+        ),
+        ({"choice": []}, "services[0]", "choice is a non-empty list"),
+        ({"parallel": [["review"]]}, "services[0]", "parallel is a list of at least two"),
+        ({"map": {"items": "items"}}, "services[0]", "map takes items"),
+        ({"wait": {"seconds": -1}}, "services[0]", "wait's seconds is a number, 0 or more."),
+        (
+            {"service": "review", "catch": [{"on": ["nope"], "steps": []}]},
+            "services[0].catch[0]",
+            "A catch's on lists failure kinds",
+        ),
+        (
+            {"choice": [{"when": {"path": "amount", "gt": 1}, "steps": [{"nope": 1}]}]},
+            "services[0].choice[0].steps[0]",
+            "A step names its service",
+        ),
+        (
+            {"map": {"items": "items", "steps": [], "output": "x", "max_concurrency": 0}},
+            "services[0]",
+            "max_concurrency is a whole number from 1 to 64.",
+        ),
+    ],
+)
+def test_a_malformed_construct_is_a_422_naming_its_place(client, shop, step, place, message):
+    response = client.post("/w", json={**ORDER, "name": "bad", "services": [step]})
+    assert response.status_code == 422, response.json
+    (problem,) = response.json["problems"]
+    assert problem["place"] == place
+    assert problem["message"].startswith(message)
+    assert f"(at {place})" in response.json["message"]
+
+
+def test_a_callback_service_or_a_wait_inside_a_map_is_refused(client, shop):
+    workflow = {
+        **ORDER,
+        "name": "waits",
+        "services": [
+            {
+                "map": {
+                    "items": "items",
+                    "steps": [{"wait": {"seconds": 1}}],
+                    "output": "x",
+                }
+            }
+        ],
+        "outputs": [],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Map at services[0]: a wait (at services[0].map.steps[0]) cannot run inside a map, "
+        "whose branches hold a thread until they end."
+    )
+
+
+def test_a_wait_holds_nothing_and_a_new_worker_resumes_the_event_after_it(app, client, shop):
+    workflow = {
+        "name": "later",
+        "inputs": ORDER_INPUTS,
+        "services": [{"wait": {"seconds": 3600}}, "payment"],
+        "outputs": [field("payment_id")],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    response = client.post("/e/later", json=order(5.0))
+    assert response.status_code == 202
+    event_id = response.json["event_id"]
+    assert response.headers["Location"] == f"/e/{event_id}"
+    waiting = client.get(f"/e/{event_id}").json
+    assert waiting["status"] == "waiting"
+    assert shop["payment"] == []
+
+    runtime = app.extensions["machinery.runtime"]
+    assert not Worker(runtime, concurrency=1).run_once()  # not its time yet
+
+    # Its time comes while no process holds it: a worker started afterwards goes on.
+    runtime.store.events.collection.update_one({}, {"$set": {"waiting.deadline": 0.0}})
+    assert Worker(runtime, concurrency=1).run_once()
+    finished = client.get(f"/e/{event_id}").json
+    assert finished["status"] == "succeeded"
+    assert finished["outputs"] == {"payment_id": "pay-o-1"}
+
+
+def test_a_wait_until_a_time_in_the_past_goes_straight_on(client, shop):
+    workflow = {
+        "name": "until",
+        "inputs": [*ORDER_INPUTS, field("not_before")],
+        "services": [{"wait": {"until": "not_before"}}, "payment"],
+        "outputs": [field("payment_id")],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    body = {**order(5.0), "not_before": "2020-01-01T00:00:00Z"}
+    response = client.post("/e/until", json=body)
+    assert response.status_code == 201, response.json
+
+    body["not_before"] = "next tuesday"
+    response = client.post("/e/until", json=body)
+    assert response.status_code == 502
+    assert response.json["error"]["kind"] == "invalid_data"
+    assert response.json["error"]["place"] == "services[0]"
+
+
+def test_a_waiting_event_can_be_cancelled(client, shop):
+    workflow = {
+        "name": "later",
+        "inputs": ORDER_INPUTS,
+        "services": [{"wait": {"seconds": 3600}}, "payment"],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    event_id = client.post("/e/later", json=order(5.0)).json["event_id"]
+    response = client.post(f"/e/{event_id}/cancel")
+    assert response.status_code in (200, 202), response.json
+    assert client.get(f"/e/{event_id}").json["status"] == "cancelled"
+
+
+def test_a_dry_run_passes_waits_and_follows_the_branch_the_data_takes(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    response = client.post("/w/order/dry-run", json={"data": order(2000.0)})
+    assert response.status_code == 200, response.json
+    assert [step["service"] for step in response.json["steps"]][:1] == ["review"]
+
+
+# Typed nested fields: paths into them are checked when the workflow is saved.
+
+CUSTOMER = {
+    "name": "customer",
+    "type": "object",
+    "fields": [
+        {"name": "name", "type": "string"},
+        {"name": "age", "type": "int"},
+        {"name": "emails", "type": "array", "items": {"type": "string"}},
+    ],
+}
+
+
+PERSON = {key: value for key, value in CUSTOMER.items() if key != "name"}  # a type, unnamed
+
+
+def test_a_path_into_a_typed_object_is_checked_when_the_workflow_is_saved(client, services):
+    register(
+        client,
+        services,
+        "greet",
+        [field("name")],
+        [field("greeting")],
+        lambda p: {"greeting": f"Hello {p['name']}"},
+    )
+    workflow = {
+        "name": "greeter",
+        "inputs": [CUSTOMER],
+        "services": [{"service": "greet", "input": {"name": "customer.nmae"}}],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Step 0 (greet): input 'name' reads 'customer.nmae', which cannot exist: 'customer' "
+        "declares no field 'nmae' (it declares: name, age, emails)."
+    )
+
+    workflow["services"][0]["input"]["name"] = "customer.age"
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["code"] == "type_mismatch"
+    assert "expects string, but 'customer.age' is int" in response.json["problems"][0]["message"]
+
+    workflow["services"][0]["input"]["name"] = "customer.emails.0"
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 201, response.json
+    assert (
+        response.json["warnings"][0]["message"].endswith(
+            "may be absent (from workflow input, which is optional)."
+        )
+        or response.json["warnings"]
+    )
+
+
+def test_event_data_is_checked_inside_typed_fields(client, services):
+    register(
+        client,
+        services,
+        "greet",
+        [field("name")],
+        [field("greeting")],
+        lambda p: {"greeting": "hi"},
+    )
+    workflow = {
+        "name": "greeter",
+        "inputs": [CUSTOMER],
+        "services": [{"service": "greet", "input": {"name": "customer.name"}}],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    response = client.post(
+        "/e/greeter", json={"customer": {"name": "Ada", "age": "36", "emails": ["a@b", 3]}}
+    )
+    assert response.status_code == 422
+    assert response.json["errors"]["customer"] == [
+        "'customer.age' is string, expected int.",
+        "'customer.emails.1' is int, expected string.",
+    ]
+    ok = client.post("/e/greeter", json={"customer": {"name": "Ada", "age": 36, "emails": []}})
+    assert ok.status_code == 201, ok.json
+
+
+def test_a_map_knows_its_item_type_from_a_typed_array(client, services):
+    register(
+        client,
+        services,
+        "greet",
+        [field("name")],
+        [field("greeting")],
+        lambda p: {"greeting": "hi " + p["name"]},
+    )
+    workflow = {
+        "name": "greet-all",
+        "inputs": [{"name": "people", "type": "array", "items": PERSON}],
+        "services": [
+            {
+                "map": {
+                    "items": "people",
+                    "as": "person",
+                    "steps": [{"service": "greet", "input": {"name": "person.age"}}],
+                    "collect": "greeting",
+                    "output": "greetings",
+                }
+            }
+        ],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert "expects string, but 'person.age' is int" in response.json["problems"][0]["message"]
+    workflow["services"][0]["map"]["steps"][0]["input"]["name"] = "person.name"
+    assert client.post("/w", json=workflow).status_code == 201
+    people = [{"name": "Ada", "age": 36, "emails": []}, {"name": "Alan", "age": 41, "emails": []}]
+    response = client.post("/e/greet-all", json={"people": people})
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"]["greetings"] == ["hi Ada", "hi Alan"]
+
+
+def test_a_service_answer_is_checked_inside_its_typed_outputs(client, services):
+    register(
+        client,
+        services,
+        "who",
+        [field("message")],
+        [CUSTOMER],
+        lambda p: {"customer": {"name": "Ada", "age": 36.5, "emails": []}},
+    )
+    workflow = {"name": "who-is-it", "inputs": [field("message")], "services": ["who"]}
+    assert client.post("/w", json=workflow).status_code == 201
+    response = client.post("/e/who-is-it", json={"message": "x"})
+    assert response.status_code == 502
+    assert response.json["error"]["kind"] == "contract_violation"
+    assert response.json["error"]["message"] == ("output 'customer.age' is float, expected int.")
