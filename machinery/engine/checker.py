@@ -14,10 +14,13 @@ run inside a parallel or a map (their branches hold a thread until they end).
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import singledispatchmethod
 
+from machinery.language.functions import FUNCTIONS, fits_param
 from machinery.language.model import (
+    Apply,
+    Build,
     Call,
     Choice,
     Field,
@@ -80,6 +83,12 @@ def describe(origin: dict) -> str:
         return f"the map at {origin['place']}" + (" (its item)" if origin.get("item") else "")
     if source == "catch":
         return f"the error caught at {origin['place']}"
+    if source == "object":
+        return "the object built"
+    if source == "array":
+        return "the array built"
+    if source == "function":
+        return f"function {origin['function']}"
     return f"operation {origin['operation']}"
 
 
@@ -165,6 +174,32 @@ class _Walk:
                     **context,
                 )
             return {"from": "literal", "value": source.value}
+        if isinstance(source, Build | Apply):
+            known = self._computed(where, what, source, context)
+            if known is None:
+                return None
+            if not fits(known.type, expected):
+                self._problem(
+                    TYPE_MISMATCH,
+                    f"{where}: {what} expects {expected}, but {describe(known.origin)} gives "
+                    f"{known.type}.",
+                    expected=expected,
+                    found=known.type,
+                    origin=known.origin,
+                    **context,
+                )
+            else:
+                mismatch = spec_fits(known.spec, spec)
+                if mismatch:
+                    self._problem(
+                        TYPE_MISMATCH,
+                        f"{where}: {what} expects {expected} of the declared shape, but "
+                        f"{describe(known.origin)} does not fit it: {mismatch}.",
+                        expected=expected,
+                        origin=known.origin,
+                        **context,
+                    )
+            return known.origin
         known = self._resolve(where, what, source.path, context)
         text = format_path(source.path)
         if known is None:
@@ -219,6 +254,87 @@ class _Walk:
                 }
             )
         return {**known.origin, "path": text} if len(source.path) > 1 else known.origin
+
+    def _computed(self, where, what, source: Source, context) -> Known | None:
+        """What a source is known to give, built objects and arrays and function results
+        included (None, with the problem reported, when a path in it finds nothing)."""
+        if isinstance(source, Literal):
+            return Known(type_of(source.value), {"from": "literal", "value": source.value})
+        if isinstance(source, Ref):
+            known = self._resolve(where, what, source.path, context)
+            text = format_path(source.path)
+            if known is None:
+                self._problem(
+                    UNSATISFIED,
+                    f"{where}: {what} reads {text!r}, which is not in the running data here, "
+                    f"which holds {self._available_text()}.",
+                    source=text,
+                    available=self._available(),
+                    **context,
+                )
+                return None
+            origin = {**known.origin, "path": text} if len(source.path) > 1 else known.origin
+            return replace(known, origin=origin)
+        if isinstance(source, Build):
+            if source.kind == "object":
+                parts = {
+                    name: self._computed(where, f"{what} (at {name!r})", part, context)
+                    for name, part in source.parts.items()
+                }
+                typed = all(k is not None and k.type for k in parts.values())
+                spec = Field(
+                    "",
+                    "object",
+                    fields=tuple(
+                        replace(k.spec, name=n) if k.spec else Field(n, k.type)
+                        for n, k in parts.items()
+                    )
+                    if typed
+                    else None,
+                )
+                origin = {
+                    "from": "object",
+                    "parts": {n: k and k.origin for n, k in parts.items()},
+                }
+                return Known("object", origin, spec=spec)
+            items = [
+                self._computed(where, f"{what} (at {number})", part, context)
+                for number, part in enumerate(source.parts)
+            ]
+            types = {k.type if k is not None else None for k in items}
+            element = Field("", types.pop()) if len(types) == 1 and None not in types else None
+            origin = {"from": "array", "items": [k and k.origin for k in items]}
+            return Known("array", origin, spec=Field("", "array", items=element))
+        function = FUNCTIONS[source.function]
+        args = []
+        for number, arg in enumerate(source.args):
+            known = self._computed(
+                where, f"{what} ({source.function}'s argument {number + 1})", arg, context
+            )
+            args.append(known)
+            param = function.param(number)
+            if known is not None and not fits_param(known.type, param):
+                self._problem(
+                    TYPE_MISMATCH,
+                    f"{where}: {what}: {source.function} takes {param} as argument "
+                    f"{number + 1}, but {describe(known.origin)} is {known.type}.",
+                    expected=param,
+                    found=known.type,
+                    **context,
+                )
+        result = function.result([k.type if k is not None else None for k in args])
+        spec = None
+        if source.function == "slice" and args and args[0] is not None:
+            spec = args[0].spec
+        elif source.function == "at" and args and args[0] is not None and args[0].spec:
+            spec = args[0].spec.items
+            result = spec and spec.type
+        origin = {
+            "from": "function",
+            "function": source.function,
+            "args": [k and k.origin for k in args],
+        }
+        return Known(result, origin, spec=spec)
 
     def _resolve(self, where, what, path, context) -> Known | None:
         """What a path into the running data is known to be; None when nothing is there. Inside
@@ -303,6 +419,12 @@ class _Walk:
             for name, source in operation.argument.items():
                 if isinstance(source, Literal):
                     updates[name] = Known(type_of(source.value), origin)
+                    continue
+                if isinstance(source, Build | Apply):
+                    context = {"operation": number, "field": name}
+                    known = self._computed(where, f"{name!r}", source, context)
+                    if known is not None:
+                        updates[name] = Known(known.type, known.origin, spec=known.spec)
                     continue
                 known = self._resolve(where, f"{name!r}", source.path, {"operation": number})
                 if known is None:

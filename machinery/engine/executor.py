@@ -30,6 +30,7 @@ from machinery.engine.conditions import holds, moment_of
 from machinery.engine.failures import StepFailed
 from machinery.engine.operations import apply, evaluate
 from machinery.engine.retries import call_with_retries
+from machinery.language.functions import FunctionError
 from machinery.language.model import (
     Call,
     CallSettings,
@@ -305,14 +306,18 @@ def step_payload(call: Call, service: Service, running: dict) -> dict:
         source = call.input_map.get(spec.name) or Ref((spec.name,))
         try:
             payload[spec.name] = evaluate(source, running)
-        except Missing:
+        except Missing as missing:
             if not spec.required:
                 continue
             raise StepFailed(
                 states.MISSING_INPUT,
-                f"input {spec.name!r} is required, but {format_path(source.path)!r} is not in "
+                f"input {spec.name!r} is required, but {missing.args[0]!r} is not in "
                 "the running data.",
                 sent=False,
+            ) from None
+        except FunctionError as error:
+            raise StepFailed(
+                states.INVALID_DATA, f"input {spec.name!r} cannot be computed: {error}", sent=False
             ) from None
     return payload
 

@@ -54,7 +54,24 @@ class Literal:
     value: Any
 
 
-Source = Ref | Literal
+@dataclass(frozen=True)
+class Build:
+    """A value built from sources: an object (`parts` maps names to sources) or an array (a
+    tuple of sources)."""
+
+    kind: str  # "object" or "array"
+    parts: Any
+
+
+@dataclass(frozen=True)
+class Apply:
+    """A typed function (language/functions.py) applied to sources."""
+
+    function: str
+    args: tuple
+
+
+Source = Ref | Literal | Build | Apply
 
 
 @dataclass(frozen=True)

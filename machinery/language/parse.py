@@ -27,9 +27,12 @@ import re
 from collections.abc import Mapping
 
 from machinery import states
+from machinery.language.functions import FUNCTIONS
 from machinery.language.model import (
+    Apply,
     Block,
     Branch,
+    Build,
     Call,
     Catcher,
     Choice,
@@ -438,18 +441,54 @@ def parse_service(raw: Mapping) -> Service:
     )
 
 
-def parse_source(value) -> Source:
-    """A mapping value: a path when it is a string, a literal otherwise."""
+SOURCE_FORMS = (
+    'a path (a string), a literal ({"const": value}, or any JSON value but a string or an '
+    'object), {"object": {name: source, ...}}, {"array": [source, ...]} or '
+    '{"fn": name, "args": [source, ...]}'
+)
+MAX_TEMPLATE_DEPTH = 16
+
+
+def parse_source(value, depth: int = 0) -> Source:
+    """A mapping value: a path when it is a string, a literal, a built object or array, or a
+    function applied to sources."""
     if isinstance(value, str):
         return Ref(parse(value))
-    if isinstance(value, dict):
-        if set(value) != {"const"}:
-            raise DefinitionError(
-                'An object here is a literal written {"const": value}; '
-                "a string is a path into the running data."
-            )
+    if not isinstance(value, dict):
+        return Literal(value)
+    if depth >= MAX_TEMPLATE_DEPTH:
+        raise DefinitionError(f"A value is built at most {MAX_TEMPLATE_DEPTH} levels deep.")
+    keys = set(value)
+    if keys == {"const"}:
         return Literal(value["const"])
-    return Literal(value)
+    if keys == {"object"} and isinstance(value["object"], dict):
+        parts = value["object"]
+        for name in parts:
+            if not isinstance(name, str) or not name:
+                raise DefinitionError("An object's names are non-empty strings.")
+        return Build("object", {name: parse_source(v, depth + 1) for name, v in parts.items()})
+    if keys == {"array"} and isinstance(value["array"], list):
+        return Build("array", tuple(parse_source(v, depth + 1) for v in value["array"]))
+    if "fn" in keys and keys <= {"fn", "args"}:
+        return _apply(value, depth)
+    raise DefinitionError(
+        f"An object here is one of: {SOURCE_FORMS}; a string is a path into the running data."
+    )
+
+
+def _apply(value: dict, depth: int) -> Apply:
+    name, args = value["fn"], value.get("args", [])
+    function = FUNCTIONS.get(name) if isinstance(name, str) else None
+    if function is None:
+        raise DefinitionError(
+            f"{name!r} is not a function; the functions are: {', '.join(sorted(FUNCTIONS))}."
+        )
+    if not isinstance(args, list):
+        raise DefinitionError(f"{name}'s args is a list of sources.")
+    too_many = not function.variadic and len(args) > len(function.params)
+    if len(args) < function.required or too_many:
+        raise DefinitionError(f"{name} takes {function.arity()}, not {len(args)}.")
+    return Apply(name, tuple(parse_source(arg, depth + 1) for arg in args))
 
 
 def parse_call(entry, index: int) -> Call:

@@ -530,3 +530,184 @@ def test_a_service_answer_is_checked_inside_its_typed_outputs(client, services):
     assert response.status_code == 502
     assert response.json["error"]["kind"] == "contract_violation"
     assert response.json["error"]["message"] == ("output 'customer.age' is float, expected int.")
+
+
+# Request templates and typed functions.
+
+
+@pytest.fixture
+def mailer(client, services):
+    sent = []
+
+    def handler(payload):
+        sent.append(payload)
+        return {"id": "m-1"}
+
+    register(
+        client,
+        services,
+        "mail",
+        [
+            {
+                "name": "envelope",
+                "type": "object",
+                "fields": [
+                    {"name": "to", "type": "array", "items": {"type": "string"}},
+                    {"name": "subject", "type": "string"},
+                ],
+            },
+            field("size", "int"),
+        ],
+        [field("id")],
+        handler,
+    )
+    return sent
+
+
+def test_a_request_is_built_of_paths_literals_and_functions(client, mailer):
+    workflow = {
+        "name": "notify",
+        "inputs": [field("email"), field("name"), field("items", "array")],
+        "services": [
+            {
+                "service": "mail",
+                "input": {
+                    "envelope": {
+                        "object": {
+                            "to": {"array": ["email", {"const": "audit@example.com"}]},
+                            "subject": {
+                                "fn": "format",
+                                "args": [
+                                    {"const": "Hello {}, {} items"},
+                                    "name",
+                                    {"fn": "length", "args": ["items"]},
+                                ],
+                            },
+                        }
+                    },
+                    "size": {"fn": "add", "args": [{"fn": "length", "args": ["items"]}, 1]},
+                },
+            }
+        ],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 201, response.json
+    lineage = client.get("/w/notify/lineage").json
+    assert lineage["steps"][0]["inputs"]["size"]["from"] == "function"
+
+    sent = client.post(
+        "/e/notify", json={"email": "ada@example.com", "name": "Ada", "items": [1, 2]}
+    )
+    assert sent.status_code == 201, sent.json
+    assert mailer == [
+        {
+            "envelope": {
+                "to": ["ada@example.com", "audit@example.com"],
+                "subject": "Hello Ada, 2 items",
+            },
+            "size": 3,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        (
+            {"fn": "upper", "args": ["name"]},
+            "Step 0 (mail): input 'size' expects int, but function upper gives string.",
+        ),
+        (
+            {"fn": "add", "args": ["name", 1]},
+            "Step 0 (mail): input 'size': add takes number as argument 1, but workflow input is "
+            "string.",
+        ),
+        (
+            {"fn": "length", "args": ["nowhere"]},
+            "Step 0 (mail): input 'size' (length's argument 1) reads 'nowhere', which is not in "
+            "the running data here, which holds email (string, workflow input), name (string, "
+            "workflow input), items (array, workflow input).",
+        ),
+    ],
+)
+def test_a_computed_value_is_type_checked_when_the_workflow_is_saved(client, mailer, size, message):
+    workflow = {
+        "name": "notify",
+        "inputs": [field("email"), field("name"), field("items", "array")],
+        "services": [
+            {
+                "service": "mail",
+                "input": {
+                    "envelope": {"object": {"to": {"array": ["email"]}, "subject": "name"}},
+                    "size": size,
+                },
+            }
+        ],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == message
+
+
+def test_a_template_that_does_not_fit_a_typed_input_is_refused(client, mailer):
+    workflow = {
+        "name": "notify",
+        "inputs": [field("email")],
+        "services": [
+            {
+                "service": "mail",
+                "input": {"envelope": {"object": {"to": "email", "subject": "email"}}, "size": 1},
+            }
+        ],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Step 0 (mail): input 'envelope' expects object of the declared shape, but the object "
+        "built does not fit it: its field 'to' is string, expected array."
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"fn": "eval", "args": ["x"]}, "'eval' is not a function; the functions are: add, at,"),
+        ({"fn": "upper", "args": []}, "upper takes 1 argument, not 0."),
+        ({"object": {"a": 1}, "const": 2}, "An object here is one of:"),
+    ],
+)
+def test_a_malformed_computed_value_is_refused_in_words(client, mailer, source, message):
+    workflow = {
+        "name": "notify",
+        "inputs": [field("email")],
+        "services": [{"service": "mail", "input": {"size": source}}],
+    }
+    response = client.post("/w", json=workflow)
+    assert response.status_code == 422
+    assert message in str(response.json)
+
+
+def test_a_function_that_cannot_give_a_value_fails_the_step_before_the_call(client, mailer):
+    workflow = {
+        "name": "parse",
+        "inputs": [field("raw")],
+        "services": [
+            {
+                "service": "mail",
+                "input": {
+                    "envelope": {"fn": "json_parse", "args": ["raw"]},
+                    "size": 1,
+                },
+            }
+        ],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    response = client.post("/e/parse", json={"raw": "{not json"})
+    assert response.status_code == 502
+    assert response.json["error"]["kind"] == "invalid_data"
+    assert response.json["error"]["message"].startswith(
+        "input 'envelope' cannot be computed: json_parse: the text is not JSON"
+    )
+    assert mailer == []
+    ok = client.post("/e/parse", json={"raw": '{"to": ["a@b"], "subject": "s"}'})
+    assert ok.status_code == 201, ok.json

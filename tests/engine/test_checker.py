@@ -510,8 +510,9 @@ def test_an_unknown_input_of_a_service_taking_nothing():
 # parser says where it first breaks the language; nothing is walked then.
 
 CONST_ONLY = (
-    'An object here is a literal written {"const": value}; '
-    "a string is a path into the running data."
+    'An object here is one of: a path (a string), a literal ({"const": value}, or any JSON '
+    'value but a string or an object), {"object": {name: source, ...}}, {"array": [source, '
+    '...]} or {"fn": name, "args": [source, ...]}; a string is a path into the running data.'
 )
 NOTHING_WALKED = {"steps": [], "outputs": {}}
 

@@ -29,8 +29,9 @@ from machinery.language.parse import (
 from machinery.language.paths import PathError
 
 CONST_ONLY = (
-    'An object here is a literal written {"const": value}; '
-    "a string is a path into the running data."
+    'An object here is one of: a path (a string), a literal ({"const": value}, or any JSON '
+    'value but a string or an object), {"object": {name: source, ...}}, {"array": [source, '
+    '...]} or {"fn": name, "args": [source, ...]}; a string is a path into the running data.'
 )
 ONE_ACTION = "Operation {} has exactly one of set, rename, remove, pick, and 'after'."
 EMPTY_NAME = "{!r} has an empty name; write 'a.b', not 'a..b' or '.a'."
