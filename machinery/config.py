@@ -80,6 +80,12 @@ class Settings:
     max_event_bytes: int = 512 * 1024
     max_steps: int = 100
     max_fields: int = 100
+    # Control flow (see docs/workflows.md#limits).
+    max_nesting: int = 8
+    max_branches: int = 32
+    max_concurrency: int = 64
+    max_map_items: int = 10_000
+    max_wait_s: float = 366 * DAY_S
     # How long a repeated request (same Idempotency-Key) waits for the original to finish.
     idempotency_wait_s: float = 60.0
     # API keys (see machinery/auth.py): plain keys or "sha256:<hex digest>" entries.
@@ -146,6 +152,11 @@ class Settings:
             "MAX_EVENT_BYTES": self.max_event_bytes,
             "MAX_STEPS": self.max_steps,
             "MAX_FIELDS": self.max_fields,
+            "MAX_NESTING": self.max_nesting,
+            "MAX_BRANCHES": self.max_branches,
+            "MAX_CONCURRENCY": self.max_concurrency,
+            "MAX_MAP_ITEMS": self.max_map_items,
+            "MAX_WAIT_S": self.max_wait_s,
             "IDEMPOTENCY_WAIT_S": self.idempotency_wait_s,
             "MANAGEMENT_KEYS": list(self.management_keys),
             "CONSUMER_KEYS": list(self.consumer_keys),
@@ -346,6 +357,11 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("max_event_bytes", "MACHINERY_MAX_EVENT_BYTES", _whole_number()),
     ("max_steps", "MACHINERY_MAX_STEPS", _whole_number()),
     ("max_fields", "MACHINERY_MAX_FIELDS", _whole_number()),
+    ("max_nesting", "MACHINERY_MAX_NESTING", _whole_number(64)),
+    ("max_branches", "MACHINERY_MAX_BRANCHES", _whole_number(1024)),
+    ("max_concurrency", "MACHINERY_MAX_CONCURRENCY", _whole_number(1024)),
+    ("max_map_items", "MACHINERY_MAX_MAP_ITEMS", _whole_number(10_000_000)),
+    ("max_wait_s", "MACHINERY_MAX_WAIT_S", _seconds(allow_zero=False, high=10 * 366 * DAY_S)),
     ("idempotency_wait_s", "MACHINERY_IDEMPOTENCY_WAIT_S", _seconds(allow_zero=True)),
     ("management_keys", "MACHINERY_MANAGEMENT_KEYS", _keys),
     ("consumer_keys", "MACHINERY_CONSUMER_KEYS", _keys),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from machinery.engine.checker import INVALID, Analysis, check_workflow
 from machinery.errors import Conflict, InvalidData
+from machinery.language.model import NO_LIMITS, Limits
 from machinery.language.parse import (
     DefinitionError,
     parse_service,
@@ -17,10 +18,13 @@ from machinery.language.parse import (
 from machinery.store import Store
 
 
-def analyse(workflow: Mapping, services: Mapping[str, Mapping]) -> Analysis:
-    """The flow analysis of a workflow definition against service definitions (documents)."""
+def analyse(
+    workflow: Mapping, services: Mapping[str, Mapping], limits: Limits = NO_LIMITS
+) -> Analysis:
+    """The flow analysis of a workflow definition against service definitions (documents),
+    within the control-flow limits given (none: a stored definition, checked when saved)."""
     try:
-        model = parse_workflow(workflow)
+        model = parse_workflow(workflow, limits)
     except DefinitionError as error:
         analysis = Analysis()
         analysis.problems.append({"code": INVALID, "message": str(error), "place": error.place})
@@ -42,9 +46,12 @@ def services_for(store: Store, workflow: dict) -> dict[str, dict]:
     return registered
 
 
-def check_definition(store: Store, workflow: dict, services: dict | None = None) -> Analysis:
-    """The flow analysis of a workflow definition; InvalidData (422) when its data cannot flow."""
-    analysis = analyse(workflow, services or services_for(store, workflow))
+def check_definition(
+    store: Store, workflow: dict, services: dict | None = None, limits: Limits = NO_LIMITS
+) -> Analysis:
+    """The flow analysis of a workflow definition; InvalidData (422) when its data cannot flow
+    or it passes the limits."""
+    analysis = analyse(workflow, services or services_for(store, workflow), limits)
     if analysis.problems:
         count = len(analysis.problems)
         first = analysis.problems[0]

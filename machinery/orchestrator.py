@@ -209,7 +209,12 @@ def drive(
         recorder.pending_callback = (nonce, wait_s)
         return url
 
-    options = {"event_id": event_id, "sleep": runtime.sleep, "callback_url": callback_url}
+    options = {
+        "event_id": event_id,
+        "sleep": runtime.sleep,
+        "callback_url": callback_url,
+        "limits": runtime.limits,
+    }
     runtime.leases.hold(event_id)
     try:
         if event.get("cancel_requested"):
@@ -399,7 +404,7 @@ def dry_run(runtime: Runtime, workflow: dict, data: dict | None, samples: dict) 
     """Walk a workflow without calling any service: supplied or made-up answers stand in."""
     store = runtime.store
     services = services_for(store, workflow)
-    analysis = check_definition(store, workflow, services)
+    analysis = check_definition(store, workflow, services, runtime.limits)
     model = runtime.catalog.parse_unsaved(workflow)
     models = {name: runtime.catalog.service(document) for name, document in services.items()}
     if data is None:

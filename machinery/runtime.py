@@ -16,6 +16,7 @@ from machinery.config import CALLBACK_TIMEOUT_S, WEBHOOK_DEADLINE_S
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
+from machinery.language.model import Limits
 from machinery.leases import LeaseKeeper
 from machinery.store import Store
 
@@ -56,6 +57,7 @@ class Runtime:
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     # How webhooks are POSTed: the caller's, with its address guard and timeouts.
     post: Poster | None = None
+    limits: Limits = field(default_factory=Limits)
 
     def notify_workers(self) -> None:
         if self.wake_workers is not None:
@@ -92,4 +94,18 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
         webhooks=webhooks,
         post=caller.post,
+        limits=limits_of(config),
+    )
+
+
+def limits_of(config: Mapping) -> Limits:
+    """The control-flow limits the settings set (the defaults where they set none)."""
+    default = Limits()
+    return Limits(
+        max_nesting=config.get("MAX_NESTING", default.max_nesting),
+        max_branches=config.get("MAX_BRANCHES", default.max_branches),
+        max_block_steps=config.get("MAX_STEPS", default.max_block_steps),
+        max_concurrency=config.get("MAX_CONCURRENCY", default.max_concurrency),
+        max_map_items=config.get("MAX_MAP_ITEMS", default.max_map_items),
+        max_wait_s=config.get("MAX_WAIT_S", default.max_wait_s),
     )

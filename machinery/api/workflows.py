@@ -44,7 +44,7 @@ def flow_errors(view):
 @flow_errors
 def register_workflow(definition):
     """Register a workflow whose data flows (again, identically, is a no-op)."""
-    analysis = check_definition(store(), definition)
+    analysis = check_definition(store(), definition, limits=runtime().limits)
     return {**store().workflows.register(definition), "warnings": analysis.warnings}
 
 
@@ -92,7 +92,7 @@ def replace_workflow(definition, ref):
     check_name(definition, name)
     existing = store().workflows.require(name)
     definition = {**definition, "name": name}
-    analysis = check_definition(store(), definition)
+    analysis = check_definition(store(), definition, limits=runtime().limits)
     workflow = store().workflows.replace(name, definition, expected=existing)
     return {**workflow, "warnings": analysis.warnings}
 

@@ -32,10 +32,12 @@ from machinery.engine.operations import apply, evaluate
 from machinery.engine.retries import call_with_retries
 from machinery.language.functions import FunctionError
 from machinery.language.model import (
+    NO_LIMITS,
     Call,
     CallSettings,
     Choice,
     Field,
+    Limits,
     Operation,
     Parallel,
     Ref,
@@ -188,6 +190,7 @@ def advance(
     instance: str = "",
     waits: bool = True,
     clock: Callable[[], float] = time.time,
+    limits: Limits = NO_LIMITS,
 ) -> RunState:
     """Run the operations at the cursor and the next step (a call, a wait, or a parallel or a
     map as a whole), and the operations after it.
@@ -204,11 +207,12 @@ def advance(
     `instance`: which run of a map's steps this is (`3`, `3_0` in a map in a map): it tells
     the records and the idempotency keys of one item's calls from another's.
     `waits`: False to let a wait's time pass at once (a dry run).
+    `limits`: the most items a map takes and the longest a wait waits for a time in the data.
     """
     if state.finished:
         return state
     run = _Run(workflow, services, caller, listener, event_id, callback_url, sleep, instance)
-    run.waits, run.clock = waits, clock
+    run.waits, run.clock, run.limits = waits, clock, limits
     path, running = run.settle(as_path(state.cursor), state.running, enter=True)
     if path is None:
         finished = _succeed(workflow, RunState(states.RUNNING, len(workflow.steps), running))
@@ -402,6 +406,7 @@ class _Run:
         self.instance = instance
         self.waits = True
         self.clock = time.time
+        self.limits = NO_LIMITS
 
     # The tree: a path is (position, selector, position, ...).
 
@@ -531,6 +536,13 @@ class _Run:
                     "(ISO 8601) or a number of seconds since the epoch in the running data",
                 )
                 return self.fail(path, _failure_error(failure, node), running)
+        if wake_at - self.clock() > self.limits.max_wait_s:
+            failure = StepFailed(
+                states.INVALID_DATA,
+                f"the wait's until, {format_path(node.until)!r}, is more than "
+                f"{self.limits.max_wait_s:g} seconds away (MACHINERY_MAX_WAIT_S)",
+            )
+            return self.fail(path, _failure_error(failure, node), running)
         after = path[:-1] + (path[-1] + 1,)
         if not self.waits or wake_at <= self.clock():
             return self.state_after(path, running)
@@ -563,6 +575,13 @@ class _Run:
                     f"the map's items, {format_path(node.items)!r}, is "
                     f"{'not in the running data' if items is None else type_of(items)}, "
                     "not an array",
+                )
+                return self.fail(path, _failure_error(failure, node), running)
+            if len(items) > self.limits.max_map_items:
+                failure = StepFailed(
+                    states.INVALID_DATA,
+                    f"the map's items, {format_path(node.items)!r}, are {len(items)}, more than "
+                    f"the {self.limits.max_map_items} a map takes (MACHINERY_MAX_MAP_ITEMS)",
                 )
                 return self.fail(path, _failure_error(failure, node), running)
             prefix = f"{self.instance}_" if self.instance else ""
@@ -619,6 +638,7 @@ class _Run:
                     instance=instance,
                     waits=False,
                     clock=self.clock,
+                    limits=self.limits,
                 )
                 if state.status == states.WAITING:  # refused when the workflow is saved
                     state = replace(state, status=states.RUNNING)

@@ -24,6 +24,31 @@ DEFAULT_RETRY_ON = frozenset({states.CONNECTION_ERROR, states.TIMEOUT, 429, 502,
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How large control flow may grow: checked when a workflow is saved (nesting, branches,
+    steps in a list, concurrency, a wait's seconds) and when it runs (a map's items, the time a
+    wait reads from the data)."""
+
+    max_nesting: int = 8  # constructs inside constructs
+    max_branches: int = 32  # a choice's or a parallel's
+    max_block_steps: int = 100  # the steps of one list inside a construct
+    max_concurrency: int = 64  # a parallel's or a map's max_concurrency
+    max_map_items: int = 10_000
+    max_wait_s: float = 366 * 24 * 3600.0
+
+
+# What stored definitions are read with: they were checked against the limits when saved.
+NO_LIMITS = Limits(
+    max_nesting=10**6,
+    max_branches=10**6,
+    max_block_steps=10**6,
+    max_concurrency=10**6,
+    max_map_items=10**12,
+    max_wait_s=float("inf"),
+)
+
+
+@dataclass(frozen=True)
 class Field:
     """A declared input or output: its name, its type and whether it must be there; for an
     array, the type of its elements (`items`, a Field with no name) and, for an object, its

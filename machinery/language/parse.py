@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from machinery import states
 from machinery.language.functions import FUNCTIONS
 from machinery.language.model import (
+    NO_LIMITS,
     Apply,
     Block,
     Branch,
@@ -38,6 +39,7 @@ from machinery.language.model import (
     Choice,
     Condition,
     Field,
+    Limits,
     Literal,
     Map,
     Operation,
@@ -80,15 +82,17 @@ CONDITION_TESTS = (
     "starts_with",
     "matches",
 )
-MAX_CONCURRENCY = 64
 
 
-def parse_workflow(raw: Mapping) -> Workflow:
-    """The model of a workflow definition; DefinitionError at the first place it breaks."""
+def parse_workflow(raw: Mapping, limits: Limits = NO_LIMITS) -> Workflow:
+    """The model of a workflow definition; DefinitionError at the first place it breaks the
+    language or the limits (a new definition is checked against the configured ones; a stored one
+    is read with none)."""
     entries = raw["services"]
     declared = raw.get("operations")
     # Operations written in steps are numbered after those of `operations`.
     numbers = _Numbers(operations=len(declared) if isinstance(declared, list) else 0)
+    numbers.limits = limits
     nodes = [
         parse_step(entry, f"services[{position}]", numbers)
         for position, entry in enumerate(entries)
@@ -119,6 +123,8 @@ class _Numbers:
     def __init__(self, operations: int = 0):
         self.calls = 0
         self.operations = operations
+        self.limits = NO_LIMITS
+        self.depth = 0  # the lists of steps the parser is in
 
     def call(self) -> int:
         self.calls += 1
@@ -204,10 +210,23 @@ def parse_block(entries, place: str, numbers: _Numbers) -> Block:
     """The steps of a construct's list, written at `place` (`services[2].choice[0].steps`)."""
     if not isinstance(entries, list):
         raise DefinitionError("A list of steps.", place)
-    return tuple(
-        parse_step(entry, f"{place}[{position}]", numbers, nested=True)
-        for position, entry in enumerate(entries)
-    )
+    limits = numbers.limits
+    if len(entries) > limits.max_block_steps:
+        raise DefinitionError(
+            f"A list of steps holds at most {limits.max_block_steps} (MACHINERY_MAX_STEPS).", place
+        )
+    if numbers.depth >= limits.max_nesting:
+        raise DefinitionError(
+            f"Constructs nest at most {limits.max_nesting} deep (MACHINERY_MAX_NESTING).", place
+        )
+    numbers.depth += 1
+    try:
+        return tuple(
+            parse_step(entry, f"{place}[{position}]", numbers, nested=True)
+            for position, entry in enumerate(entries)
+        )
+    finally:
+        numbers.depth -= 1
 
 
 def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
@@ -219,7 +238,7 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
     if kind == "wait":
         if "catch" in entry:
             raise DefinitionError("A wait cannot fail, so it has no catch.", place)
-        return _wait(entry["wait"], place)
+        return _wait(entry["wait"], place, numbers.limits)
     if kind == "choice":
         node = _choice(entry, place, numbers)
     elif kind == "parallel":
@@ -230,12 +249,22 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
     return type(node)(**{**node.__dict__, "catch": catch}) if catch else node
 
 
+def _branches(count: int, place: str, numbers: _Numbers) -> None:
+    if count > numbers.limits.max_branches:
+        raise DefinitionError(
+            f"A choice or a parallel has at most {numbers.limits.max_branches} branches "
+            "(MACHINERY_MAX_BRANCHES).",
+            place,
+        )
+
+
 def _choice(entry: Mapping, place: str, numbers: _Numbers) -> Choice:
     branches = entry["choice"]
     if not isinstance(branches, list) or not branches:
         raise DefinitionError(
             'choice is a non-empty list of {"when": condition, "steps": [...]}.', place
         )
+    _branches(len(branches), place, numbers)
     parsed = []
     for k, branch in enumerate(branches):
         where = f"{place}.choice[{k}]"
@@ -255,13 +284,16 @@ def _parallel(entry: Mapping, place: str, numbers: _Numbers) -> Parallel:
     branches = entry["parallel"]
     if not isinstance(branches, list) or len(branches) < 2:
         raise DefinitionError("parallel is a list of at least two lists of steps.", place)
+    _branches(len(branches), place, numbers)
     return Parallel(
         where=place,
         branches=tuple(
             parse_block(branch, f"{place}.parallel[{k}]", numbers)
             for k, branch in enumerate(branches)
         ),
-        max_concurrency=_concurrency(entry.get("max_concurrency", 8), place),
+        max_concurrency=_concurrency(
+            entry.get("max_concurrency", _default_concurrency(numbers)), place, numbers.limits
+        ),
     )
 
 
@@ -288,27 +320,41 @@ def _map(spec, place: str, numbers: _Numbers) -> Map:
         output=spec["output"],
         item_as=spec.get("as", "item"),
         collect=spec.get("collect"),
-        max_concurrency=_concurrency(spec.get("max_concurrency", 8), place),
+        max_concurrency=_concurrency(
+            spec.get("max_concurrency", _default_concurrency(numbers)), place, numbers.limits
+        ),
     )
 
 
-def _wait(spec, place: str) -> Wait:
+def _wait(spec, place: str, limits: Limits) -> Wait:
     if not isinstance(spec, Mapping) or len(spec) != 1 or not {"seconds", "until"} & set(spec):
         raise DefinitionError('wait is {"seconds": n} or {"until": path}.', place)
     if "seconds" in spec:
         seconds = spec["seconds"]
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise DefinitionError("wait's seconds is a number, 0 or more.", place)
+        if seconds > limits.max_wait_s:
+            raise DefinitionError(
+                f"A wait lasts at most {limits.max_wait_s:g} seconds (MACHINERY_MAX_WAIT_S).",
+                place,
+            )
         return Wait(where=place, seconds=float(seconds))
     if not isinstance(spec["until"], str):
         raise DefinitionError("wait's until is a path to a time in the running data.", place)
     return Wait(where=place, until=parse(spec["until"]))
 
 
-def _concurrency(value, place: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+def _default_concurrency(numbers: _Numbers) -> int:
+    """8 at once, unless the limit is lower."""
+    return min(8, numbers.limits.max_concurrency)
+
+
+def _concurrency(value, place: str, limits: Limits) -> int:
+    highest = limits.max_concurrency
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
         raise DefinitionError(
-            f"max_concurrency is a whole number from 1 to {MAX_CONCURRENCY}.", place
+            f"max_concurrency is a whole number from 1 to {highest} (MACHINERY_MAX_CONCURRENCY).",
+            place,
         )
     return value
 

@@ -297,7 +297,7 @@ def test_a_nested_step_of_an_unregistered_service_is_a_409_naming_it(client, sho
         (
             {"map": {"items": "items", "steps": [], "output": "x", "max_concurrency": 0}},
             "services[0]",
-            "max_concurrency is a whole number from 1 to 64.",
+            "max_concurrency is a whole number from 1 to 64 (MACHINERY_MAX_CONCURRENCY).",
         ),
     ],
 )
@@ -711,3 +711,83 @@ def test_a_function_that_cannot_give_a_value_fails_the_step_before_the_call(clie
     assert mailer == []
     ok = client.post("/e/parse", json={"raw": '{"to": ["a@b"], "subject": "s"}'})
     assert ok.status_code == 201, ok.json
+
+
+# Limits: configurable, each refused in words.
+
+
+@pytest.fixture
+def limited(services):
+    from factories import build_app
+
+    app = build_app(
+        services, MAX_NESTING=2, MAX_BRANCHES=2, MAX_CONCURRENCY=4, MAX_MAP_ITEMS=3, MAX_WAIT_S=60
+    )
+    yield app.test_client()
+    app.extensions["machinery.store"].connection.close()
+
+
+def nested(depth):
+    step = "review"
+    for _ in range(depth):
+        step = {"choice": [{"when": {"path": "amount", "gt": 1}, "steps": [step]}]}
+    return step
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (nested(3), "Constructs nest at most 2 deep (MACHINERY_MAX_NESTING)."),
+        (
+            {"parallel": [["review"], ["review"], ["review"]]},
+            "A choice or a parallel has at most 2 branches (MACHINERY_MAX_BRANCHES).",
+        ),
+        (
+            {"map": {"items": "items", "steps": [], "output": "x", "max_concurrency": 5}},
+            "max_concurrency is a whole number from 1 to 4 (MACHINERY_MAX_CONCURRENCY).",
+        ),
+        ({"wait": {"seconds": 61}}, "A wait lasts at most 60 seconds (MACHINERY_MAX_WAIT_S)."),
+    ],
+)
+def test_a_definition_past_a_limit_is_a_422_naming_the_setting(limited, services, step, message):
+    register(
+        limited,
+        services,
+        "review",
+        [field("amount", "float")],
+        [field("approved", "bool")],
+        lambda p: {"approved": True},
+    )
+    response = limited.post("/w", json={"name": "big", "inputs": ORDER_INPUTS, "services": [step]})
+    assert response.status_code == 422, response.json
+    assert response.json["problems"][0]["message"] == message
+    assert (
+        limited.post(
+            "/w", json={"name": "ok", "inputs": ORDER_INPUTS, "services": [nested(2)]}
+        ).status_code
+        == 201
+    )
+
+
+def test_a_map_over_more_items_than_allowed_fails_as_invalid_data(limited, services):
+    register(
+        limited,
+        services,
+        "stock",
+        [field("item", "object")],
+        [field("in_stock", "bool")],
+        lambda p: {"in_stock": True},
+    )
+    workflow = {
+        "name": "many",
+        "inputs": ORDER_INPUTS,
+        "services": [{"map": {"items": "items", "steps": ["stock"], "output": "x"}}],
+    }
+    assert limited.post("/w", json=workflow).status_code == 201
+    response = limited.post("/e/many", json=order(1.0, ("a", "b", "c", "d")))
+    assert response.status_code == 502
+    assert response.json["error"]["kind"] == "invalid_data"
+    assert response.json["error"]["message"] == (
+        "the map's items, 'items', are 4, more than the 3 a map takes (MACHINERY_MAX_MAP_ITEMS)"
+    )
+    assert limited.post("/e/many", json=order(1.0, ("a", "b", "c"))).status_code == 201
