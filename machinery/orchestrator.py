@@ -93,8 +93,16 @@ class EventRecorder(Listener):
         self.cancel_requested = bool(saved.get("cancel_requested"))
 
     def on_branch_step(self, record: dict) -> None:
+        """A parallel's or a map's call ended: with durability "step", its record is kept at
+        once, so that the construct, resumed after a crash, does not make it again."""
         with self._lock:
-            self.unsaved.append({**record, "run": self.run})
+            if not self.per_step:
+                self.unsaved.append({**record, "run": self.run})
+                return
+            if not self.runtime.store.events.record(
+                self.event_id, self.fence, [{**record, "run": self.run}]
+            ):
+                raise LeaseLost(self.event_id)
 
     def on_wait(self, state: RunState) -> None:
         """Leave the event waiting until its time, its state and records saved (whatever the
@@ -231,7 +239,11 @@ def drive(
             if not _repeatable(workflow, services):
                 return _interrupted(workflow, services, state, listener, recorder)
             cut_off = False
-        first = {"may_have_been_sent": cut_off, "recorded": _posted(event, workflow)}
+        first = {
+            "may_have_been_sent": cut_off,
+            "recorded": _posted(event, workflow),
+            "replay": _made(event) if cut_off else None,
+        }
         while not state.finished and state.status != states.WAITING:
             if recorder.cancel_requested:
                 return _cancel(runtime, recorder, state)
@@ -400,8 +412,15 @@ def require_inputs(workflow: dict, data: dict) -> None:
         )
 
 
-def dry_run(runtime: Runtime, workflow: dict, data: dict | None, samples: dict) -> dict:
-    """Walk a workflow without calling any service: supplied or made-up answers stand in."""
+def dry_run(
+    runtime: Runtime,
+    workflow: dict,
+    data: dict | None,
+    samples: dict,
+    branches: dict | None = None,
+) -> dict:
+    """Walk a workflow without calling any service: supplied or made-up answers stand in, and
+    `branches` may say which branch a choice takes, by its place."""
     store = runtime.store
     services = services_for(store, workflow)
     analysis = check_definition(store, workflow, services, runtime.limits)
@@ -410,7 +429,8 @@ def dry_run(runtime: Runtime, workflow: dict, data: dict | None, samples: dict) 
     if data is None:
         data = dry_runs.sample_data(model.inputs)
     require_inputs(workflow, data)
-    state, calls = dry_runs.dry_run(model, models, data, samples)
+    chosen = dry_runs.branch_choices(model, branches or {})
+    state, calls = dry_runs.dry_run(model, models, data, samples, chosen)
     return {
         "workflow": workflow["name"],
         "status": state.status,
@@ -437,6 +457,16 @@ def _interrupted(workflow, services, state, listener, recorder) -> dict | None:
     )
     fail_step(workflow, services, state, failure, listener)
     return _ended(recorder.final)
+
+
+def _made(event: dict) -> dict:
+    """The calls this run of the event made and recorded, by (call index, instance)."""
+    run = event.get("run", 0)
+    made = {}
+    for record in (event.get("steps") or {}).values():
+        if isinstance(record, dict) and record.get("run") == run and "index" in record:
+            made[(record["index"], record.get("instance") or "")] = record
+    return made
 
 
 def _posted(event: dict, workflow: Workflow) -> dict | None:

@@ -582,6 +582,15 @@ class DryRunIn(Schema):
         load_default=dict,
         metadata={"description": "Answers to use, by step index or service; others made up"},
     )
+    branches = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        load_default=dict,
+        metadata={
+            "description": "The branch to take at a choice, by its place (services[0]): a "
+            'branch\'s index, or "otherwise"; others follow the data'
+        },
+    )
 
 
 class DryRunUnsavedIn(DryRunIn):
@@ -590,6 +599,8 @@ class DryRunUnsavedIn(DryRunIn):
 
 class DryRunStep(Schema):
     index = fields.Integer()
+    place = fields.String(metadata={"description": "Where the step is written, when nested"})
+    instance = fields.String(metadata={"description": "The map item it ran for"})
     service = fields.String()
     request = fields.Dict()
     response = fields.Raw()

@@ -1,9 +1,48 @@
 """Test data: service and workflow definitions, and the example ones registered through the API."""
 
+import functools
+import threading
+
 import mongomock
 
 from machinery import create_app
 from machinery.engine.executor import StepFailed
+
+# mongomock is not thread-safe (a write while another thread copies the same document raises
+# "dictionary changed size during iteration"); MongoDB and pymongo are. Its collections' commands
+# are made one at a time here, so that a map's threads and the lease renewals can share it.
+_MONGOMOCK = threading.RLock()
+
+
+def _one_at_a_time(method):
+    @functools.wraps(method)
+    def locked(*args, **kwargs):
+        with _MONGOMOCK:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+for _name in (
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "replace_one",
+    "delete_one",
+    "delete_many",
+    "find_one",
+    "find_one_and_update",
+    "find_one_and_replace",
+    "find_one_and_delete",
+    "count_documents",
+    "bulk_write",
+):
+    setattr(
+        mongomock.collection.Collection,
+        _name,
+        _one_at_a_time(getattr(mongomock.collection.Collection, _name)),
+    )
 
 SEED_MESSAGE = "The Sun will rise in the morning !"
 SEED_OUTPUTS = {"message": "! GNINROM EHT NI ESIR LLIW NUS EHT", "space_count": 7}

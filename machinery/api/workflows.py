@@ -111,7 +111,9 @@ def delete_workflow(ref):
 def dry_run_workflow(request, ref):
     """Walk a registered workflow without calling any service."""
     workflow = store().workflows.get(ref)
-    return dry_run(runtime(), workflow, request.get("data"), request["samples"])
+    return dry_run(
+        runtime(), workflow, request.get("data"), request["samples"], request["branches"]
+    )
 
 
 @blp.route("/dry-run", methods=["POST"])
@@ -120,4 +122,6 @@ def dry_run_workflow(request, ref):
 @flow_errors
 def dry_run_definition(request):
     """Walk a workflow definition that is not saved, without calling any service."""
-    return dry_run(runtime(), request["workflow"], request.get("data"), request["samples"])
+    return dry_run(
+        runtime(), request["workflow"], request.get("data"), request["samples"], request["branches"]
+    )

@@ -5,7 +5,8 @@ from collections.abc import Mapping
 
 from machinery import states
 from machinery.engine.executor import Listener, RunState, StepFailed, run_to_end, start
-from machinery.language.model import Field, Service, Workflow
+from machinery.errors import InvalidData
+from machinery.language.model import Choice, Field, Service, Workflow, blocks_of
 
 _SAMPLES = {"int": 1, "float": 1.5, "bool": True, "object": {}, "array": []}
 
@@ -70,14 +71,61 @@ class SampleCaller:
 
 
 def dry_run(
-    workflow: Workflow, services: Mapping[str, Service], data: dict, samples: dict
+    workflow: Workflow,
+    services: Mapping[str, Service],
+    data: dict,
+    samples: dict,
+    branches: Mapping[str, str] | None = None,
 ) -> tuple[RunState, list[dict]]:
-    """Run the workflow on the data with sampled answers: (how it ended, each call made)."""
+    """Run the workflow on the data with sampled answers, taking at each choice the branch
+    `branches` names by its place (see branch_choices), if any: (how it ended, each call made)."""
     caller = SampleCaller(workflow, services, samples)
     state = run_to_end(
-        workflow, services, start(data), caller, Listener(), sleep=_no_wait, waits=False
+        workflow,
+        services,
+        start(data),
+        caller,
+        Listener(),
+        sleep=_no_wait,
+        waits=False,
+        branches=branches or {},
     )
     return state, caller.calls
+
+
+def branch_choices(workflow: Workflow, asked: Mapping) -> dict[str, str]:
+    """The branches a dry run is asked to take, by the place of their choice: a branch's index
+    or "otherwise" (InvalidData naming what is not a choice or not one of its branches)."""
+    choices = {node.place: node for node in _nodes(workflow.steps) if isinstance(node, Choice)}
+    chosen, errors = {}, {}
+    for place, branch in asked.items():
+        node = choices.get(place)
+        if node is None:
+            errors[place] = [
+                f"No choice is at {place}; choices are at: {', '.join(choices) or 'none'}."
+            ]
+        elif branch == "otherwise":
+            chosen[place] = "otherwise"
+        elif (
+            isinstance(branch, int)
+            and not isinstance(branch, bool)
+            and 0 <= branch < len(node.branches)
+        ):
+            chosen[place] = f"b{branch}"
+        else:
+            errors[place] = [f'A branch index from 0 to {len(node.branches) - 1}, or "otherwise".']
+    if errors:
+        raise InvalidData(
+            "The branches to take are not the workflow's.", errors={"branches": errors}
+        )
+    return chosen
+
+
+def _nodes(block):
+    for node in block:
+        yield node
+        for _, inner in blocks_of(node):
+            yield from _nodes(inner)
 
 
 def _no_wait(seconds: float) -> None:

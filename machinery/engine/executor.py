@@ -46,7 +46,6 @@ from machinery.language.model import (
     Workflow,
     blocks_of,
     call_settings,
-    walk_calls,
 )
 from machinery.language.paths import Missing, format_path, resolve
 from machinery.language.types import inner_problems, matches, type_of
@@ -191,6 +190,8 @@ def advance(
     waits: bool = True,
     clock: Callable[[], float] = time.time,
     limits: Limits = NO_LIMITS,
+    replay: Mapping | None = None,
+    branches: Mapping[str, str] | None = None,
 ) -> RunState:
     """Run the operations at the cursor and the next step (a call, a wait, or a parallel or a
     map as a whole), and the operations after it.
@@ -208,11 +209,16 @@ def advance(
     the records and the idempotency keys of one item's calls from another's.
     `waits`: False to let a wait's time pass at once (a dry run).
     `limits`: the most items a map takes and the longest a wait waits for a time in the data.
+    `replay`: the records of calls already made in this run, by (call index, instance): a
+    parallel or a map resumed after a crash takes their answers instead of calling again, and
+    makes again only the calls without one that may be repeated.
     """
     if state.finished:
         return state
     run = _Run(workflow, services, caller, listener, event_id, callback_url, sleep, instance)
     run.waits, run.clock, run.limits = waits, clock, limits
+    run.replay = replay or {}
+    run.branches = branches or {}
     path, running = run.settle(as_path(state.cursor), state.running, enter=True)
     if path is None:
         finished = _succeed(workflow, RunState(states.RUNNING, len(workflow.steps), running))
@@ -407,6 +413,8 @@ class _Run:
         self.waits = True
         self.clock = time.time
         self.limits = NO_LIMITS
+        self.replay: Mapping = {}
+        self.branches: Mapping[str, str] = {}  # a dry run's: the branch to take, by place
 
     # The tree: a path is (position, selector, position, ...).
 
@@ -435,7 +443,7 @@ class _Run:
                 running = apply(node, running)
                 path = path[:-1] + (position + 1,)
             elif enter and isinstance(node, Choice):
-                path = path + (_chosen(node, running), 0)
+                path = path + (self.branches.get(node.place) or _chosen(node, running), 0)
             else:
                 return path, running
 
@@ -461,6 +469,10 @@ class _Run:
         service = self.services[call.service]
         settings = call_settings(call, service)
         record = _record(call, service, self.instance)
+        replayed = self.replay.get((call.index, self.instance))
+        if replayed is not None and replayed.get("error") is None:
+            # made before the crash, in this run, and recorded: its answer, not a new call
+            return self.state_after(path, merge_answer(call, service, running, replayed["outputs"]))
         if recorded is not None and recorded.get("error") is None:
             merged = merge_answer(call, service, running, recorded["outputs"])
             return self.told(recorded, self.state_after(path, merged))
@@ -551,17 +563,9 @@ class _Run:
         return waiting
 
     def fan_out(self, node, path, running, may_have_been_sent) -> RunState:
-        """A parallel's branches, or a map's items, each run to its end; the state after all."""
-        calls = list(walk_calls(_held(node)))
-        if may_have_been_sent and not all(
-            call_settings(c, self.services[c.service]).repeatable for c in calls
-        ):
-            failure = StepFailed(
-                states.INTERRUPTED,
-                f"the event was cut off while this {_kind(node)} was running, and not every "
-                "service in it is idempotent: it is not run again (redrive the event to do so)",
-            )
-            return self.fail(path, _failure_error(failure, node), running)
+        """A parallel's branches, or a map's items, each run to its end; the state after all.
+        Resumed after a crash (`may_have_been_sent`), the calls recorded in this run are not
+        made again, and one without a record is made only where that is safe."""
         if isinstance(node, Parallel):
             runs = [(branch, dict(running), self.instance) for branch in node.branches]
         else:
@@ -589,7 +593,7 @@ class _Run:
                 (node.steps, {**running, node.item_as: item}, f"{prefix}{number}")
                 for number, item in enumerate(items)
             ]
-        ended = self.run_all(node, runs)
+        ended = self.run_all(node, runs, resumed=may_have_been_sent)
         failed = [state for state in ended if state.status == states.FAILED]
         if failed:
             return self.fail(path, {**failed[0].error, "within": node.place}, running)
@@ -614,7 +618,7 @@ class _Run:
         # were told as they ended).
         return self.told(_construct_record(node), self.state_after(path, merged))
 
-    def run_all(self, node, runs) -> list[RunState]:
+    def run_all(self, node, runs, resumed: bool = False) -> list[RunState]:
         """Run each block on its data at once (at most the node's max_concurrency together); when
         one fails, the others stop before their next step."""
         stop = threading.Event()
@@ -639,6 +643,9 @@ class _Run:
                     waits=False,
                     clock=self.clock,
                     limits=self.limits,
+                    may_have_been_sent=resumed,
+                    replay=self.replay,
+                    branches=self.branches,
                 )
                 if state.status == states.WAITING:  # refused when the workflow is saved
                     state = replace(state, status=states.RUNNING)
@@ -737,11 +744,6 @@ def _chosen(node: Choice, running: dict) -> str:
         if holds(branch.when, running):
             return f"b{number}"
     return "otherwise"
-
-
-def _held(node):
-    """Every node of the blocks a construct holds."""
-    return tuple(inner for _, block in blocks_of(node) for inner in block)
 
 
 def _construct_record(node) -> dict:

@@ -229,6 +229,16 @@ class EventRepository:
         )
         return to_plain(document)
 
+    def record(self, event_id: str, fence: int, records: Sequence[dict]) -> bool:
+        """Keep these steps' records in the event (a parallel's or a map's calls, as each ends),
+        if the lease `fence` names is still held; whether it was."""
+        result = _durably(
+            lambda: self.collection.update_one(
+                {"_id": ObjectId(event_id), "fence": fence}, {"$set": self._recorded(records)}
+            )
+        )
+        return result.matched_count == 1
+
     def sleep(
         self,
         event_id: str,

@@ -791,3 +791,95 @@ def test_a_map_over_more_items_than_allowed_fails_as_invalid_data(limited, servi
         "the map's items, 'items', are 4, more than the 3 a map takes (MACHINERY_MAX_MAP_ITEMS)"
     )
     assert limited.post("/e/many", json=order(1.0, ("a", "b", "c"))).status_code == 201
+
+
+def test_a_map_cut_off_by_a_crash_resumes_with_the_items_it_finished(app, client, services):
+    calls = []
+
+    def stock(payload):
+        calls.append(payload["item"]["sku"])
+        return {"in_stock": True}
+
+    register(
+        client,
+        services,
+        "stock",
+        [field("item", "object")],
+        [field("in_stock", "bool")],
+        stock,
+        idempotent=True,
+    )
+    workflow = {
+        "name": "count-stock",
+        "inputs": ORDER_INPUTS,
+        "services": [
+            {
+                "map": {
+                    "items": "items",
+                    "steps": ["stock"],
+                    "collect": "in_stock",
+                    "output": "stock",
+                }
+            }
+        ],
+        "outputs": [field("stock", "array")],
+    }
+    assert client.post("/w", json=workflow).status_code == 201
+    event_id = client.post("/e/count-stock?async=true", json=order(1.0, ("a", "b", "c"))).json[
+        "event_id"
+    ]
+    # A process ran items 0 and 2, recorded them, and died: its lease has run out.
+    recorded = {
+        f"steps.r0s0i{n}": {
+            "index": 0,
+            "instance": str(n),
+            "run": 0,
+            "service": "stock",
+            "outputs": {"in_stock": False},
+            "error": None,
+        }
+        for n in (0, 2)
+    }
+    runtime = app.extensions["machinery.runtime"]
+    runtime.store.events.collection.update_one(
+        {}, {"$set": {"status": "running", "lease_until": 0.0, "fence": 1, **recorded}}
+    )
+    assert Worker(runtime, concurrency=1).run_once()
+    event = client.get(f"/e/{event_id}").json
+    assert event["status"] == "succeeded", event
+    assert calls == ["b"]  # only the item with no record was called again
+    assert event["outputs"] == {"stock": [False, True, False]}
+
+
+def test_a_dry_run_may_choose_the_branch_a_choice_takes(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    small = order(20.0)
+    followed = client.post("/w/order/dry-run", json={"data": small}).json
+    assert "review" not in [step["service"] for step in followed["steps"]]
+    chosen = client.post("/w/order/dry-run", json={"data": small, "branches": {"services[0]": 0}})
+    assert chosen.status_code == 200, chosen.json
+    assert [step["service"] for step in chosen.json["steps"]][0] == "review"
+
+    wrong = client.post("/w/order/dry-run", json={"data": small, "branches": {"services[1]": 0}})
+    assert wrong.status_code == 422
+    assert wrong.json["errors"]["branches"]["services[1]"] == [
+        "No choice is at services[1]; choices are at: services[0]."
+    ]
+    past = client.post("/w/order/dry-run", json={"data": small, "branches": {"services[0]": 3}})
+    assert past.status_code == 422
+
+
+def test_lineage_follows_every_path(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    lineage = client.get("/w/order/lineage").json
+    assert [(s["service"], s.get("place")) for s in lineage["steps"]] == [
+        ("review", "services[0].choice[0].steps[0]"),
+        ("stock", "services[1].map.steps[0]"),
+        ("payment", None),
+    ]
+    assert lineage["steps"][1]["inputs"]["item"] == {
+        "from": "map",
+        "place": "services[1]",
+        "item": True,
+    }
+    assert lineage["outputs"]["stock"] == {"from": "map", "place": "services[1]"}

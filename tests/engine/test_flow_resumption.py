@@ -124,17 +124,54 @@ def test_a_failure_inside_a_catch_goes_to_the_catches_around_it_not_to_its_own()
     assert final.outputs == {"n": 7}
 
 
-def test_a_parallel_cut_off_runs_again_only_when_every_service_in_it_is_idempotent():
+def test_a_parallel_cut_off_calls_again_only_what_may_be_called_again():
     unsafe = workflow([{"parallel": [["safe"], ["inc"]]}])
     state = advance(unsafe, SERVICES, start({"n": 1}), caller, Recorder(), may_have_been_sent=True)
     assert state.status == states.FAILED
     assert state.error["kind"] == states.INTERRUPTED
-    assert state.error["place"] == "services[0]"
+    assert (state.error["place"], state.error["within"]) == (
+        "services[0].parallel[1][0]",
+        "services[0]",
+    )
 
     safe = workflow([{"parallel": [["safe"], [{"set": {"m": 1}}]]}])
     state = advance(safe, SERVICES, start({"n": 1}), caller, Recorder(), may_have_been_sent=True)
     assert state.status == states.SUCCEEDED
     assert state.outputs == {"n": 2}
+
+
+def test_a_map_resumed_after_a_crash_does_not_make_again_the_calls_it_recorded():
+    flow = workflow(
+        [{"map": {"items": "ns", "as": "n", "steps": ["inc"], "collect": "n", "output": "out"}}],
+        outputs=(Field("out", "array"),),
+    )
+    made = []
+
+    def counting(address, payload, options):
+        made.append(payload["n"])
+        return caller(address, payload, options)
+
+    # items 0 and 2 ended (and were recorded) before the crash; item 1's call may have been
+    # in flight: inc is not idempotent, so it is not made again
+    replay = {
+        (0, "0"): {"index": 0, "instance": "0", "outputs": {"n": 11}, "error": None},
+        (0, "2"): {"index": 0, "instance": "2", "outputs": {"n": 31}, "error": None},
+    }
+    state = RunState(states.RUNNING, 0, {"n": 0, "ns": [10, 20, 30]})
+    ended = advance(
+        flow, SERVICES, state, counting, Recorder(), may_have_been_sent=True, replay=replay
+    )
+    assert made == []
+    assert ended.status == states.FAILED
+    assert (ended.error["kind"], ended.error["instance"]) == (states.INTERRUPTED, "1")
+
+    # with item 1 recorded too, the map ends with every answer and no call at all
+    replay[(0, "1")] = {"index": 0, "instance": "1", "outputs": {"n": 21}, "error": None}
+    ended = advance(
+        flow, SERVICES, state, counting, Recorder(), may_have_been_sent=True, replay=replay
+    )
+    assert made == []
+    assert ended.outputs == {"out": [11, 21, 31]}
 
 
 def test_when_a_branch_fails_the_others_stop_before_their_next_step():
