@@ -416,6 +416,18 @@ class EventRepository:
             event["steps"] = [{"run": 0, **step} for step in cursor.sort("index", 1)]
         return event
 
+    def recent_steps(self, service: str, limit: int = 200) -> list[dict]:
+        """The records of the steps calling `service` in the `limit` most recent events that
+        pinned it, newest event first."""
+        query = {"services.service": service}
+        cursor = self.collection.find(query, {"steps": 1}).sort("_id", -1).limit(limit)
+        return [
+            step
+            for document in cursor
+            for step in (document.get("steps") or {}).values()
+            if step.get("service") == service
+        ]
+
     def list(
         self,
         request: PageRequest,
