@@ -35,10 +35,10 @@ def caption(node: Node) -> list[str]:
         facts.append(node.outcome.replace("_", " "))
     if node.duration_ms is not None:
         facts.append(f"{node.duration_ms:.0f} ms")
-    if node.attempts:
-        facts.append(f"{node.attempts} attempt{'s' if node.attempts > 1 else ''}")
+    if node.attempts and node.attempts > 1:
+        facts.append(f"{node.attempts} attempts")
     if node.status_code is not None:
         facts.append(f"HTTP {node.status_code}")
     if facts:
-        lines.append(", ".join(facts))
+        lines.append(" · ".join(facts))
     return lines
