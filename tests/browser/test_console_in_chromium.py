@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import DESKTOP, PHONE, PROBE_NAME, PROBE_TEXT, SEED, screenshot
+from console_site import DESKTOP, PHONE, PROBE_NAME, PROBE_TEXT, SEED, screenshot
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
