@@ -105,8 +105,8 @@ class Settings:
     # Days after an event finished that it is deleted (a TTL index on finished_at); None: events
     # are kept forever.
     event_retention_days: int | None = None
-    # The console (/ui): the secrets signing its session cookies and forms, several while
-    # rotating (the last signs; never shown). None: one made at random per process.
+    # The console (/ui): the secrets signing its session cookies, several while rotating (the
+    # last signs; never shown). None: one Machinery makes and keeps in its database.
     console_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod

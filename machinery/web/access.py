@@ -15,23 +15,44 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 
 from machinery.auth import CONSUMER, MANAGEMENT, ApiKeys, digest_of, required_scope
 from machinery.errors import Forbidden
 from machinery.web.blueprint import blp, takes
 
+# The paths served with a session, and the name of the secret signing it when none is configured.
+CONSOLE_PATHS = ("/ui", "/docs")
+SESSION_SECRET = "console-sessions"
 # Pages anyone may open, key or not.
 OPEN_PAGES = frozenset({"web.login", "web.docs", "web.static"})
 CSRF_FIELD = "csrf_token"
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, for the console's pages alone (the API keeps none), signed
+    with the console secrets or, with none configured, the one Machinery keeps in its database
+    for every process to share (read once per process, on the first console request)."""
+
+    def open_session(self, app: Flask, request):
+        if not request.path.startswith(CONSOLE_PATHS):
+            return None  # a null session: API requests neither read nor write one
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            app.secret_key = app.extensions["machinery.store"].secrets.get(SESSION_SECRET)
+        return super().get_signing_serializer(app)
+
+
 def init_app(app: Flask) -> None:
-    """Sign sessions with the console secrets (the last signs), or a random one per process."""
+    """Sign sessions with the console secrets (the last signs), or with the stored one."""
     configured = list(app.config.get("CONSOLE_SECRETS") or [])
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = configured[-1] if configured else secrets.token_hex(32)
+    if configured and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = configured[-1]
         app.config["SECRET_KEY_FALLBACKS"] = configured[:-1]
-    app.config.setdefault("SESSION_COOKIE_NAME", "machinery_console")
+    app.session_interface = ConsoleSessions()
+    app.config["SESSION_COOKIE_NAME"] = "machinery_console"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.jinja_env.globals.update(csrf_token=csrf_token, may=may, scope=current_scope)

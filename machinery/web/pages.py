@@ -3,6 +3,7 @@ cases the API calls."""
 
 import difflib
 import json
+from datetime import UTC, datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -195,16 +196,20 @@ def dry_run_workflow(name):
 
 
 @blp.route("/ui/events", methods=["GET"])
-@takes("workflow", "status", "cursor")
+@takes("workflow", "status", "before", "cursor")
 def events():
-    """List events, newest first, by workflow and status."""
+    """List events, newest first, by workflow and status, from a time back."""
     require("events.list_events")
     workflow = request.args.get("workflow", "").strip() or None
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in EVENT_STATUSES:
         raise InvalidData(f"Unknown status {status!r}.", errors={"status": ["Unknown status."]})
+    before = request.args.get("before", "").strip()
+    cursor = request.args.get("cursor")
+    if before and not cursor:
+        cursor = store().events.cursor_up_to(moment(before))
     found = store().events.list(
-        PageRequest(page_size(), request.args.get("cursor")),
+        PageRequest(page_size(), cursor),
         workflow_id=store().workflows.id_of(workflow) if workflow is not None else None,
         workflow=workflow,
         status=status,
@@ -215,8 +220,20 @@ def events():
         next=found.next,
         workflow=workflow or "",
         status=status or "",
+        before=before,
         statuses=EVENT_STATUSES,
     )
+
+
+def moment(text: str) -> datetime:
+    """A time the events form gives (ISO 8601; UTC unless it says otherwise)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidData(
+            "A time is written 2026-12-01T10:30 (UTC).", errors={"before": ["Not a time."]}
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @blp.route("/ui/events/<event_id>", methods=["GET"])

@@ -3,7 +3,7 @@
 import xml.etree.ElementTree as ET
 
 import pytest
-from factories import SEED_MESSAGE, failing, register_example, service, workflow
+from factories import SEED_MESSAGE, build_app, failing, register_example, service, workflow
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -138,3 +138,19 @@ def test_a_succeeded_event_graph(client, services, example):
     assert outcomes == ["succeeded"] * 3
     text = client.get(f"/e/{event['event_id']}/graph?format=mermaid").get_data(as_text=True)
     assert "style n1 fill:#d8f0dc,stroke:#2e7d32" in text
+
+
+def test_graphs_take_the_keys_their_resources_take(services):
+    app = build_app(services, MANAGEMENT_KEYS=["m" * 20], CONSUMER_KEYS=["c" * 20])
+    client = app.test_client()
+    management = {"Authorization": "Bearer " + "m" * 20}
+    consumer = {"Authorization": "Bearer " + "c" * 20}
+    definition = service("upper")
+    services.answer(definition["address"], lambda p: {"message": p["message"].upper()})
+    assert client.post("/s", json=definition, headers=management).status_code == 201
+    assert client.post("/w", json=workflow(), headers=management).status_code == 201
+    event = client.post("/e/process-text", json={"message": "a"}, headers=consumer).json
+    for path in ("/w/process-text/graph?format=svg", f"/e/{event['event_id']}/graph"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers=consumer).status_code == 200
+    app.extensions["machinery.store"].connection.close()

@@ -255,3 +255,46 @@ def test_login_never_sends_anyone_elsewhere(guarded, target):
         "/ui/login", query_string={"next": target}, data={"csrf_token": token, "key": CONSUMER_KEY}
     )
     assert response.headers["Location"] == "/ui/workflows"
+
+
+def test_events_are_listed_from_a_time_back_a_page_at_a_time(app, client, example):
+    for _ in range(2):
+        client.post("/e/process-text", json={"message": "a b"})
+    everything = client.get("/e").json["items"]
+    assert len(everything) == 3
+    oldest = client.get(f"/e/{everything[-1]['event_id']}").json["acked_at"]
+    html = client.get("/ui/events", query_string={"before": oldest}).get_data(as_text=True)
+    assert everything[-1]["event_id"] in html
+    assert everything[0]["event_id"] not in html
+    html = client.get("/ui/events", query_string={"before": "2000-01-01T00:00"})
+    assert "No event." in html.get_data(as_text=True)
+    assert client.get("/ui/events?before=yesterday").status_code == 422
+    app.config["PAGE_SIZE"] = 2
+    first = client.get("/ui/events").get_data(as_text=True)
+    following = re.search(r'class="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(following).get_data(as_text=True)
+    assert everything[-1]["event_id"] in second and everything[-1]["event_id"] not in first
+
+
+def test_every_process_signs_sessions_with_the_secret_kept_in_the_store(services):
+    import mongomock
+
+    server = mongomock.MongoClient(tz_aware=True)
+    first, second = (
+        build_app(services, MONGO_CLIENT_FACTORY=lambda *args, **kwargs: server) for _ in range(2)
+    )
+    one, other = first.test_client(), second.test_client()
+    register_example(one, services)
+    token = csrf(one)
+    other.set_cookie("machinery_console", one.get_cookie("machinery_console").value)
+    sent = other.post(
+        "/ui/workflows/process-text/events", data={"csrf_token": token, "input-message": "x"}
+    )
+    assert sent.status_code == 302
+
+
+def test_configured_secrets_sign_sessions(services):
+    app = build_app(services, CONSOLE_SECRETS=["old-secret-0123456789", "new-secret-0123456789"])
+    assert app.secret_key == "new-secret-0123456789"
+    assert app.config["SECRET_KEY_FALLBACKS"] == ["old-secret-0123456789"]
+    app.extensions["machinery.store"].connection.close()
