@@ -18,6 +18,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["machinery", "machinery.*"]),
+    # The console's templates and files, Swagger UI's among them (with its licence).
+    package_data={
+        "machinery.web": ["templates/*.html", "static/*.css", "static/*.js", "static/vendor/*/*"]
+    },
     python_requires=">=3.11",
     install_requires=requirements(),
     entry_points={"console_scripts": ["machinery-cli=machinery.cli:main"]},

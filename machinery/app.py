@@ -11,12 +11,13 @@ from machinery.api.errors import register_error_handlers
 from machinery.config import OPENAPI, settings_or_exit
 from machinery.engine.addresses import AddressPolicy
 from machinery.runtime import build_runtime
+from machinery.web import register_web
 
 log = logging.getLogger(__name__)
 
 
 def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
-    """Build a Machinery app: settings, store, outbound caller, API keys, API, errors.
+    """Build a Machinery app: settings, store, outbound caller, API keys, API, console, errors.
 
     The settings come from the environment, then `config` (Flask config keys) overrides them. A
     bad setting ends the process with a message saying what is wrong (see settings_or_exit): this
@@ -37,5 +38,6 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
         )
     auth.init_app(app)
     register_api(app)
+    register_web(app)
     register_error_handlers(app)
     return app

@@ -18,7 +18,8 @@ CONSUMER = "consumer"
 
 # Routes anyone may call, by blueprint: liveness and the API's own description.
 # Callback services authenticate with the signed token in their URL, not with an API key.
-OPEN_RESOURCES = frozenset({"health", "api-docs", "static", "callbacks"})
+# The console (web) checks the key its session holds itself (machinery/web/access.py).
+OPEN_RESOURCES = frozenset({"health", "api-docs", "static", "callbacks", "web"})
 # A consumer key sends and reads events, and reads services and workflows (to learn the inputs a
 # workflow takes); every other route needs a management key.
 CONSUMER_RESOURCES = frozenset({"events"})
@@ -60,14 +61,22 @@ class ApiKeys:
         constant time, without stopping at the first match, so that the time taken tells
         nothing about which key, if any, matched.
         """
-        # WSGI headers arrive decoded as latin-1: encoding back gives the bytes the client sent.
-        presented = hashlib.sha256(key.encode("latin-1", "replace")).digest()
+        return self.scope_of_digest(digest_of(key))
+
+    def scope_of_digest(self, presented: bytes) -> str | None:
+        """The scope the key with this sha256 digest grants, or None (see scope_of)."""
         matched = {MANAGEMENT: False, CONSUMER: False}
         for digest, scope in self._digests:
             matched[scope] |= hmac.compare_digest(digest, presented)
         if matched[MANAGEMENT]:
             return MANAGEMENT
         return CONSUMER if matched[CONSUMER] else None
+
+
+def digest_of(key: str) -> bytes:
+    """The sha256 digest of a key as presented."""
+    # WSGI headers arrive decoded as latin-1: encoding back gives the bytes the client sent.
+    return hashlib.sha256(key.encode("latin-1", "replace")).digest()
 
 
 def required_scope(endpoint: str, method: str) -> str | None:

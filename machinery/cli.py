@@ -227,6 +227,45 @@ def load_definition(path: str) -> dict:
     return definition
 
 
+@cli.command("graph")
+@click.argument("workflow")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["json", "mermaid", "dot", "svg"]),
+    default="svg",
+    show_default=True,
+)
+@click.option("--version", type=click.IntRange(min=1), help="A version (default: the current).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="A file (default: stdout).")
+@click.option(
+    "--url",
+    envvar="MACHINERY_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="The Machinery API (or set MACHINERY_URL).",
+)
+@click.option("--api-key", envvar="MACHINERY_API_KEY", help="A key (better: MACHINERY_API_KEY).")
+def graph(workflow, format_, version, output, url, api_key):
+    """Draw a workflow registered with a running Machinery, as GET /w/<name>/graph does."""
+    params = {"format": format_, **({"version": version} if version else {})}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = requests.get(
+            f"{url.rstrip('/')}/w/{workflow}/graph", params=params, headers=headers, timeout=30
+        )
+    except requests.RequestException as error:
+        raise click.ClickException(f"Cannot reach Machinery at {url}: {error}") from None
+    if not response.ok:
+        raise click.ClickException(f"HTTP {response.status_code}: {response.text.strip()}")
+    text = response.text if format_ != "json" else json.dumps(response.json(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 def apply_one(session: requests.Session, url: str, route: str, path: str, definition: dict) -> bool:
     kind = "service" if route == "s" else "workflow"
     name = definition.get("name")

@@ -31,6 +31,7 @@ SECRET_VARIABLES = frozenset(
         "MACHINERY_CONSUMER_KEYS",
         "MACHINERY_WEBHOOK_SECRETS",
         "MACHINERY_CALLBACK_SECRETS",
+        "MACHINERY_CONSOLE_SECRETS",
     }
 )
 
@@ -110,6 +111,9 @@ class Settings:
     # Days after an event finished that it is deleted (a TTL index on finished_at); None: events
     # are kept forever.
     event_retention_days: int | None = None
+    # The console (/ui): the secrets signing its session cookies, several while rotating (the
+    # last signs; never shown). None: one Machinery makes and keeps in its database.
+    console_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -168,6 +172,7 @@ class Settings:
             "CALLBACK_SECRETS": list(self.callback_secrets),
             "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
             "EVENT_RETENTION_DAYS": self.event_retention_days,
+            "CONSOLE_SECRETS": list(self.console_secrets),
         }
 
 
@@ -383,6 +388,7 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
         _seconds(allow_zero=False, high=7 * 24 * 3600),
     ),
     ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
+    ("console_secrets", "MACHINERY_CONSOLE_SECRETS", _secrets),
 )
 
 
@@ -414,8 +420,6 @@ OPENAPI = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
 }
 
 

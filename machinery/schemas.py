@@ -9,6 +9,7 @@ from marshmallow import missing as missing_
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
 from machinery.engine.addresses import RefusedAddress
+from machinery.graph.render import FORMATS
 from machinery.language.parse import (
     CONSTRUCT_KEYS,
     DefinitionError,
@@ -466,6 +467,69 @@ class WaitArgs(Schema):
         validate=validate.Range(min=0, max=60),
         metadata={"description": "Seconds to wait for the event to end (at most 60)"},
     )
+
+
+class GraphArgs(Schema):
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "json (nodes and edges), mermaid, dot (Graphviz) or svg"},
+    )
+
+
+class GraphVersionArgs(GraphArgs, VersionArgs):
+    pass
+
+
+class GraphNodeOut(Schema):
+    id = fields.String()
+    kind = fields.String(
+        metadata={
+            "description": "inputs, outputs, call, operation, choice, parallel, join, map, "
+            "collect or wait"
+        }
+    )
+    label = fields.String()
+    detail = fields.String()
+    step = fields.Integer()
+    outcome = fields.String(
+        metadata={
+            "description": "In an event's graph: succeeded, failed, running, waiting or not_reached"
+        }
+    )
+    duration_ms = fields.Float()
+    attempts = fields.Integer()
+    status_code = fields.Integer(allow_none=True)
+
+
+class GraphEdgeOut(Schema):
+    source = fields.String()
+    target = fields.String()
+    control = fields.Boolean(metadata={"description": "Whether the target runs after the source"})
+    fields_ = fields.List(
+        fields.String(),
+        data_key="fields",
+        attribute="fields",
+        metadata={"description": "The fields that flow along the edge (from the lineage)"},
+    )
+    label = fields.String(
+        metadata={"description": "On a control edge: the branch it takes (condition, catch)"}
+    )
+
+
+class GraphEventOut(Schema):
+    event_id = fields.String()
+    status = fields.String()
+
+
+class GraphOut(Schema):
+    """A workflow (or an event's run of it) as nodes and edges."""
+
+    workflow = fields.String()
+    version = fields.Integer(allow_none=True)
+    event = fields.Nested(GraphEventOut)
+    nodes = fields.List(fields.Nested(GraphNodeOut))
+    edges = fields.List(fields.Nested(GraphEdgeOut))
 
 
 class StepFailureOut(Schema):

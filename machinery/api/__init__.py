@@ -11,7 +11,7 @@ from machinery.schemas import ErrorOut
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Files are served as they are, whatever the query says (a version to defeat caches, say).
-_FILE_ENDPOINTS = frozenset({"static"})
+_FILE_ENDPOINTS = frozenset({"static", "web.static"})
 
 
 class MachineryApi(Api):

@@ -8,9 +8,11 @@ from marshmallow import ValidationError
 from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
+from machinery.api.graphs import GRAPH_CONTENT, answer_graph
 from machinery.api.paging import page, page_request
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
+from machinery.graph.sources import event_graph
 from machinery.orchestrator import (
     Submission,
     cancel_event,
@@ -26,6 +28,8 @@ from machinery.schemas import (
     EventListArgs,
     EventOut,
     EventSubmission,
+    GraphArgs,
+    GraphOut,
     IdempotencyArgs,
     RunArgs,
     RunOptions,
@@ -97,6 +101,16 @@ def get_event(args, ref):
     if args.get("wait"):
         return wait_for_event(runtime(), ref, args["wait"])
     return describe(store().events.get(ref))
+
+
+@blp.route("/<ref>/graph", methods=["GET"])
+@blp.arguments(GraphArgs, location="query")
+@blp.response(200, GraphOut)
+@blp.doc(**GRAPH_CONTENT)
+def get_event_graph(args, ref):
+    """Draw an event's workflow, each step coloured by its outcome, with durations and attempts."""
+    graph = event_graph(runtime(), describe(store().events.get(ref)))
+    return answer_graph(graph, args["format"])
 
 
 @blp.route("/<ref>/cancel", methods=["POST"])

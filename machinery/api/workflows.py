@@ -2,15 +2,19 @@
 
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
+from machinery.api.graphs import GRAPH_CONTENT, answer_graph
 from machinery.api.paging import page, page_request
 from machinery.api.services import check_name
 from machinery.contracts import analyse, check_definition, service_names
+from machinery.graph.sources import workflow_graph
 from machinery.orchestrator import dry_run
 from machinery.schemas import (
     DryRunIn,
     DryRunOut,
     DryRunUnsavedIn,
     ErrorOut,
+    GraphOut,
+    GraphVersionArgs,
     Lineage,
     PageArgs,
     VersionArgs,
@@ -80,6 +84,16 @@ def get_lineage(args, ref):
     services = store().services.by_names(service_names(workflow["services"]))
     lineage = analyse(workflow, services).lineage
     return {"workflow": workflow["name"], "version": workflow["version"], **lineage}
+
+
+@blp.route("/<ref>/graph", methods=["GET"])
+@blp.arguments(GraphVersionArgs, location="query")
+@blp.response(200, GraphOut)
+@blp.doc(**GRAPH_CONTENT)
+def get_workflow_graph(args, ref):
+    """Draw a workflow: its steps and the fields flowing between them (json, mermaid, dot, svg)."""
+    graph = workflow_graph(runtime(), ref, args.get("version"))
+    return answer_graph(graph, args["format"])
 
 
 @blp.route("/<ref>", methods=["PUT"])

@@ -7,6 +7,7 @@ from machinery.store.connection import MongoConnection
 from machinery.store.embedded import EmbeddedStore
 from machinery.store.events import EventRepository
 from machinery.store.indexes import ensure_indexes
+from machinery.store.secrets import SharedSecrets
 from machinery.store.services import ServiceRepository
 from machinery.store.webhooks import WebhookDeliveries
 from machinery.store.workflows import WorkflowRepository
@@ -46,6 +47,10 @@ class Store:
     @property
     def webhooks(self) -> WebhookDeliveries:
         return WebhookDeliveries(self.connection.db.events)
+
+    @property
+    def secrets(self) -> SharedSecrets:
+        return SharedSecrets(self.connection.db.secrets)
 
     def ping(self) -> None:
         """Raise ConnectionFailure unless the database answers."""

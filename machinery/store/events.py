@@ -34,7 +34,7 @@ from pymongo.errors import AutoReconnect, DuplicateKeyError
 from machinery import states
 from machinery.errors import Conflict, NotFound
 from machinery.store.documents import now, object_id, to_plain
-from machinery.store.listing import Order, Page, PageRequest, read_page
+from machinery.store.listing import Order, Page, PageRequest, encode_cursor, read_page
 from machinery.store.webhooks import armed_delivery
 
 # What listings and event answers leave out: the data and the run state are for GET /e/<id>.
@@ -456,6 +456,18 @@ class EventRepository:
             event["steps"] = [{"run": 0, **step} for step in cursor.sort("index", 1)]
         return event
 
+    def recent_steps(self, service: str, limit: int = 200) -> list[dict]:
+        """The records of the steps calling `service` in the `limit` most recent events that
+        pinned it, newest event first."""
+        query = {"services.service": service}
+        cursor = self.collection.find(query, {"steps": 1}).sort("_id", -1).limit(limit)
+        return [
+            step
+            for document in cursor
+            for step in (document.get("steps") or {}).values()
+            if step.get("service") == service
+        ]
+
     def list(
         self,
         request: PageRequest,
@@ -478,6 +490,12 @@ class EventRepository:
         if status is not None:
             query["status"] = status
         return read_page(self.collection, query, request, NEWEST_FIRST, _summary())
+
+    @staticmethod
+    def cursor_up_to(moment: datetime) -> str:
+        """A cursor of the listing (newest first) at the events accepted at or before `moment`."""
+        key = {"t": _milliseconds(moment) + 1, "id": "0" * 24}
+        return encode_cursor(NEWEST_FIRST.listing, key)
 
     @staticmethod
     def _require_id(event_id: str) -> ObjectId:

@@ -883,3 +883,25 @@ def test_lineage_follows_every_path(client, shop):
         "item": True,
     }
     assert lineage["outputs"]["stock"] == {"from": "map", "place": "services[1]"}
+
+
+def test_the_graph_shows_branches_fan_outs_and_catches(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    graph = client.get("/w/order/graph?format=json").json
+    kinds = [node["kind"] for node in graph["nodes"]]
+    assert kinds == [
+        "inputs",
+        "choice",
+        "call",
+        "operation",
+        "map",
+        "call",
+        "collect",
+        "call",
+        "operation",
+        "outputs",
+    ]
+    labels = {edge.get("label") for edge in graph["edges"] if edge.get("label")}
+    assert labels == {"amount > 1000", "otherwise", "each item", "catch 402"}
+    mermaid = client.get("/w/order/graph?format=mermaid").get_data(as_text=True)
+    assert "amount #gt; 1000" in mermaid  # Mermaid reads entity codes in its labels

@@ -214,11 +214,15 @@ def test_unknown_query_parameters_are_422_naming_them(
 def test_no_route_ignores_an_unknown_query_parameter(app, client):
     ignored = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint in ("static", "web.static"):
             continue
         path = rule.build({name: "x" for name in rule.arguments}, append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD"}):
             response = client.open(f"{path}?zz=1", method=method, json={})
-            if response.status_code != 422 or "zz" not in response.json["errors"]:
+            if rule.endpoint.startswith("web."):  # the console answers HTML pages
+                refused = response.status_code == 422 and b"zz" in response.data
+            else:
+                refused = response.status_code == 422 and "zz" in response.json["errors"]
+            if not refused:
                 ignored.append(f"{method} {path}: {response.status_code}")
     assert ignored == []

@@ -165,3 +165,15 @@ def test_the_dry_run_runs_every_construct(construct):
     state, _ = dry_run(workflow, SERVICES, {"message": "hi"}, {"upper": {"message": "HI"}})
     assert state.status == states.SUCCEEDED
     assert state.outputs == outputs
+
+
+@pytest.mark.parametrize("construct", CONSTRUCTS, ids=lambda construct: construct.__name__)
+def test_the_graph_places_every_construct(construct):
+    from machinery.graph.build import build_graph, place
+
+    assert place.dispatch(construct) is not place.dispatch(object)
+    workflow, _, _ = EXAMPLES[construct]
+    graph = build_graph(workflow, check_workflow(workflow, SERVICES))
+    ids = {node.id for node in graph.nodes}
+    assert {"inputs", "outputs"} <= ids
+    assert all(edge.source in ids and edge.target in ids for edge in graph.edges)
