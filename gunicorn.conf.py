@@ -8,9 +8,11 @@ from machinery.logs import GunicornLogger, logging_config
 from machinery.store.embedded import EmbeddedStore
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
-# Workers mostly wait on services, so threads serve many events at once in each worker.
+# Workers mostly wait on services, so threads serve many events at once in each worker; a worker
+# uses at most one CPU (the GIL), so one per CPU, at least 2 (one restarting leaves one serving),
+# at most 8. More workers cost memory and no CPU per event (docs/performance.md).
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+workers = int(os.environ.get("WEB_CONCURRENCY", min(max(multiprocessing.cpu_count(), 2), 8)))
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # Seconds a request's body may take to arrive after its headers (408 beyond): a client trickling
 # its body holds a thread this long at most (docs/deployment.md, "Slow clients").

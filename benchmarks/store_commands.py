@@ -77,8 +77,9 @@ def _event_commands(store_uri, data_dir, workflow, data, events, warmup, expecte
     client = app.test_client()
     path = f"/e/{workflow}"
 
-    def send(headers=None) -> dict:
-        response = client.post(path, json=data, headers=headers or {})
+    def send(headers=None, durability="step") -> dict:
+        query = "" if headers else f"?durability={durability}"
+        response = client.post(path + query, json=data, headers=headers or {})
         event = response.get_json()
         if headers is None and (response.status_code != 201 or event["outputs"] != expected):
             raise RuntimeError(f"Machinery answered HTTP {response.status_code}: {event}")
@@ -89,12 +90,14 @@ def _event_commands(store_uri, data_dir, workflow, data, events, warmup, expecte
     counter.take()  # the app's start: indexes
     send()
     first = counter.take()
-    for _ in range(warmup):
-        send()
-    counter.take()
-    for _ in range(events):
-        send()
-    synchronous = counter.take()
+    synchronous = {}
+    for durability in ("step", "event"):
+        for _ in range(warmup):
+            send(durability=durability)
+        counter.take()
+        for _ in range(events):
+            send(durability=durability)
+        synchronous[durability] = counter.take()
 
     # Asynchronous: what the API sends to accept, then what a worker sends to run each one.
     from machinery.worker import Worker
@@ -111,11 +114,14 @@ def _event_commands(store_uri, data_dir, workflow, data, events, warmup, expecte
         raise RuntimeError(f"the worker ran {ran} of {events} events: {Counter(finished)}")
     return {
         "events": events,
-        "synchronous": {
-            "per_event": len(synchronous) / events,
-            "first_event": len(first),
-            "by_command": _breakdown(synchronous, events),
-            "first_by_command": _breakdown(first, 1),
+        **{
+            f"synchronous_{durability}": {
+                "per_event": len(commands) / events,
+                "first_event": len(first),
+                "by_command": _breakdown(commands, events),
+                "first_by_command": _breakdown(first, 1),
+            }
+            for durability, commands in synchronous.items()
         },
         "asynchronous_accept": {
             "per_event": len(accepting) / events,

@@ -164,12 +164,9 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
     idempotency wait; Conflict if it has not ended by then).
     """
     store = runtime.store
-    workflow = store.workflows.get(submission.workflow)
+    workflow, services, model, models = current_definitions(runtime, submission.workflow)
     data = event_data(workflow, submission.body)
     require_inputs(workflow, data)
-    services = services_for(store, workflow)
-    model = runtime.catalog.workflow(workflow)
-    models = {name: runtime.catalog.service(document) for name, document in services.items()}
     digest = fingerprint(data) if submission.key is not None else None
     owner = None if submission.asynchronous else runtime.leases.owner
     event, created = store.events.accept(
@@ -189,6 +186,21 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
         runtime.notify_workers()
         return summary(event)
     return drive(runtime, event, (model, models)) or _still_running(runtime, event)
+
+
+def current_definitions(runtime: Runtime, ref: str) -> tuple:
+    """The current workflow named or identified by `ref` and the services it calls: their
+    documents and their models, kept per process while a change stream watches them (see
+    store/current.py), read from the store otherwise."""
+
+    def load() -> tuple:
+        workflow = runtime.store.workflows.get(ref)
+        services = services_for(runtime.store, workflow)
+        model = runtime.catalog.workflow(workflow)
+        models = {name: runtime.catalog.service(document) for name, document in services.items()}
+        return workflow, services, model, models
+
+    return runtime.store.current.read(("event", ref), load)
 
 
 def drive(

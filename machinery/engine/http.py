@@ -49,7 +49,9 @@ class HttpCaller:
         self,
         connect_timeout: float,
         read_timeout: float,
-        pool_size: int = 10,
+        # Connections kept per host: as many as a server process calls at once (a gunicorn
+        # worker's threads, gunicorn.conf.py); beyond them a call opens one and closes it after.
+        pool_size: int = 32,
         *,
         max_response_bytes: int = 1024 * 1024,
         policy: AddressPolicy | None = None,
@@ -165,7 +167,6 @@ class HttpCaller:
         """The body, within the read timeout for the whole of it (after the headers, which had
         it too), refusing one over the limit without holding more of it than the limit."""
         deadline = None if read_timeout is None else time.monotonic() + read_timeout
-        sock = getattr(response.connection, "sock", None)
         limit = self._max_response_bytes
         chunks, size = [], 0
         try:
@@ -179,6 +180,10 @@ class HttpCaller:
                             f"took more than {read_timeout} s to send its answer",
                             response.status,
                         )
+                    # Asked at each read: once the body has been read, urllib3 gives the
+                    # connection back (to the pool, or closed when the pool is full) and the
+                    # response holds none, so the socket is no longer this call's.
+                    sock = getattr(response.connection, "sock", None)
                     if sock is not None:
                         sock.settimeout(remaining)  # each read waits only for what is left
                 chunk = response.read1(_CHUNK, decode_content=True)

@@ -4,6 +4,7 @@ from pymongo import MongoClient
 
 from machinery.config import Settings
 from machinery.store.connection import MongoConnection
+from machinery.store.current import CurrentDefinitions
 from machinery.store.embedded import EmbeddedStore
 from machinery.store.events import EventRepository
 from machinery.store.indexes import ensure_indexes
@@ -28,16 +29,19 @@ class Store:
         self.connection = connection
         self.embedded = embedded
         self.event_retention_days = event_retention_days
+        # What the event path derives from the current definitions, kept while a change
+        # stream says when they change (store/current.py).
+        self.current = CurrentDefinitions(connection)
 
     @property
     def services(self) -> ServiceRepository:
         db = self.connection.db
-        return ServiceRepository(db.services, db.service_versions)
+        return ServiceRepository(db.services, db.service_versions, self.current.changed)
 
     @property
     def workflows(self) -> WorkflowRepository:
         db = self.connection.db
-        return WorkflowRepository(db.workflows, db.workflow_versions)
+        return WorkflowRepository(db.workflows, db.workflow_versions, self.current.changed)
 
     @property
     def events(self) -> EventRepository:

@@ -9,6 +9,8 @@ it even if the definition is deleted or replaced meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.collection import Collection
@@ -51,9 +53,16 @@ class DefinitionRepository:
     kind = "definition"
     route = "/"
 
-    def __init__(self, collection: Collection, versions: Collection):
+    def __init__(
+        self,
+        collection: Collection,
+        versions: Collection,
+        changed: Callable[[], None] | None = None,
+    ):
         self.collection = collection
         self.versions = versions
+        # Told after each change of a current definition (registered, replaced, deleted).
+        self.changed = changed or (lambda: None)
 
     def register(self, definition: dict) -> dict:
         """Store a new definition as version 1, or return the stored one when it is identical."""
@@ -79,6 +88,7 @@ class DefinitionRepository:
                 self.collection.insert_one(document)
             except DuplicateKeyError:
                 continue  # registered concurrently: compare with the winner
+            self.changed()
             self._keep_version(document)
             return to_plain(document)
         raise Conflict(f"The {self.kind} {definition['name']!r} is being registered concurrently.")
@@ -146,13 +156,16 @@ class DefinitionRepository:
         result = self.collection.replace_one(
             {"_id": existing["_id"], "version": existing.get("version", 1)}, document
         )
+        self.changed()
         if result.matched_count == 0:
             raise self._changed_concurrently(name)
         return to_plain(document)
 
     def delete(self, name: str) -> None:
         """Remove the definition; its versions stay for the events that pinned them."""
-        if self.collection.delete_one({"name": name}).deleted_count == 0:
+        deleted = self.collection.delete_one({"name": name}).deleted_count
+        self.changed()
+        if deleted == 0:
             raise NotFound(f"No {self.kind} named {name!r}.")
 
     def pinned(self, pins: list[tuple[str, int]]) -> list[dict]:

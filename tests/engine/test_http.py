@@ -684,3 +684,28 @@ def test_post_goes_through_the_address_guard(make_caller, sockets_opened):
     assert raised.value.kind == states.REFUSED_ADDRESS
     assert "link-local" in raised.value.message
     assert sockets_opened == []
+
+
+def test_more_calls_at_once_than_pooled_connections_all_get_their_answer(server):
+    """Connections beyond the pool are closed once their answer is read: each call still reads
+    its whole answer, on its own connection."""
+    caller = HttpCaller(connect_timeout=0.5, read_timeout=READ_TIMEOUT, pool_size=1)
+    answers, failures = [], []
+
+    def call(n: int) -> None:
+        for m in range(5):
+            try:
+                answers.append(caller(server.url("/echo"), {"n": n, "m": m})[1])
+            except StepFailed as failure:
+                failures.append(failure)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    caller.close()
+    assert failures == []
+    assert sorted((json.loads(a["body"])["n"], json.loads(a["body"])["m"]) for a in answers) == [
+        (n, m) for n in range(8) for m in range(5)
+    ]

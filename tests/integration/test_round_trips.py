@@ -5,7 +5,15 @@ import uuid
 from collections import Counter
 
 import pytest
-from factories import SEED_MESSAGE, SEED_OUTPUTS, ScriptedServices, build_app, register_example
+from factories import (
+    SEED_MESSAGE,
+    SEED_OUTPUTS,
+    ScriptedServices,
+    build_app,
+    field,
+    register_example,
+    workflow,
+)
 from pymongo import MongoClient, monitoring
 
 
@@ -55,7 +63,8 @@ def one_event(client, commands, path: str) -> Counter:
 def test_durability_step_saves_the_state_with_each_step_record(counted):
     client, commands = counted
     seen = one_event(client, commands, "/e/process-text?durability=step")
-    # 2 definition reads, the acceptance, a checkpoint after each of the first two steps, and
+    # 2 definition reads (the embedded store has no change streams: store/current.py), the
+    # acceptance, a checkpoint after each of the first two steps, and
     # the end with the last step's record: 2 + 1 per step.
     assert seen == Counter({"find": 2, "insert": 1, "findAndModify": 3})
 
@@ -63,5 +72,29 @@ def test_durability_step_saves_the_state_with_each_step_record(counted):
 def test_durability_event_writes_twice(counted):
     client, commands = counted
     seen = one_event(client, commands, "/e/process-text?durability=event")
-    # 2 definition reads, the acceptance, and the end with every step's record.
+    # 2 definition reads (as above), the acceptance, and the end with every step's record.
     assert seen == Counter({"find": 2, "insert": 1, "findAndModify": 1})
+
+
+def test_a_definition_changed_through_another_app_is_seen_by_the_next_event(counted, mongo_uri):
+    """Two apps on one store, as two processes: the embedded store has no change streams, so
+    each event reads the definitions, and runs the version just saved through the other."""
+    client, _ = counted
+    app = client.application
+    writer = build_app(
+        ScriptedServices(),
+        MONGO_URI=mongo_uri,
+        MONGO_DB=app.config["MONGO_DB"],
+        MONGO_CLIENT_FACTORY=MongoClient,
+    )
+    try:
+        before = client.post("/e/process-text", json={"message": SEED_MESSAGE}).json
+        shorter = workflow(services=["upper"], outputs=[field("message")])
+        assert writer.test_client().put("/w/process-text", json=shorter).status_code == 200
+        after = client.post("/e/process-text", json={"message": SEED_MESSAGE})
+        assert after.status_code == 201, after.json
+        assert after.json["workflow_version"] == before["workflow_version"] + 1
+        assert after.json["outputs"] == {"message": SEED_MESSAGE.upper()}
+        assert not app.extensions["machinery.store"].current.watching
+    finally:
+        writer.extensions["machinery.store"].connection.close()
