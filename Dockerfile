@@ -16,8 +16,8 @@ ENV PYTHONUNBUFFERED=1 \
 COPY requirements.txt /src/
 RUN pip install --no-cache-dir -r /src/requirements.txt
 
-# setup.py reads README.md and requirements.txt (already in /src).
-COPY setup.py pyproject.toml README.md /src/
+# The package itself (pyproject.toml says how it is built, and with which data files).
+COPY setup.py pyproject.toml README.md LICENSE /src/
 COPY machinery /src/machinery
 RUN pip install --no-cache-dir --no-deps /src && rm -rf /src
 
