@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from machinery import __version__, auth
+from machinery import __version__, auth, metrics
 from machinery.api import register_api
 from machinery.api.context import init_store
 from machinery.api.errors import register_error_handlers
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
     policy = AddressPolicy(app.config["ALLOWED_HOSTS"], app.config["DENIED_NETWORKS"])
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     if with_store:
+        metrics.time_store_commands()  # before the store makes its client
         init_store(app)
         app.extensions["machinery.runtime"] = build_runtime(
             app.config, app.extensions["machinery.store"], policy

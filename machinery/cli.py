@@ -74,17 +74,24 @@ def interrupt_stale(older_than):
 def worker(concurrency):
     """Run events: claim queued events, and those whose process died, and drive them to their
     end. Stops on SIGTERM, giving events back between two steps."""
+    from machinery import metrics
     from machinery.logs import logging_config
     from machinery.runtime import build_runtime
     from machinery.worker import serve
 
     logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "info")))
+    metrics.time_store_commands()  # before the store makes its client
     store = open_database(create=True)
     settings = Settings.from_environment()
     with database_errors():
         store.ensure_indexes()
     runtime = build_runtime(settings.app_config(), store)
-    serve(runtime, concurrency or settings.worker_concurrency, settings.worker_poll_s)
+    if settings.metrics_port is not None:
+        metrics.serve_metrics(settings.metrics_host, settings.metrics_port, runtime.queue)
+    try:
+        serve(runtime, concurrency or settings.worker_concurrency, settings.worker_poll_s)
+    finally:
+        metrics.mark_process_dead(os.getpid())
 
 
 @cli.command("routes")

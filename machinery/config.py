@@ -104,6 +104,10 @@ class Settings:
     # Days after an event finished that it is deleted (a TTL index on finished_at); None: events
     # are kept forever.
     event_retention_days: int | None = None
+    # Where a worker (`machinery-cli worker`) answers Prometheus scrapes; no port: it answers none
+    # (its metrics reach the API's /metrics through a shared PROMETHEUS_MULTIPROC_DIR instead).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -367,6 +371,8 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
         _seconds(allow_zero=False, high=7 * 24 * 3600),
     ),
     ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
+    ("metrics_host", "MACHINERY_METRICS_HOST", _path),
+    ("metrics_port", "MACHINERY_METRICS_PORT", _whole_number(65535)),
 )
 
 

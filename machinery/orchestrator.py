@@ -170,7 +170,8 @@ def drive(
     event_id, run = event["id"], event.get("run", 0)
     per_step = event.get("durability", STEP) == STEP
     recorder = EventRecorder(runtime, event_id, run, event["fence"], per_step=per_step)
-    listener = Listeners([recorder, *runtime.listeners])
+    others = [*runtime.listeners, *(make(event) for make in runtime.event_listeners)]
+    listener = Listeners([recorder, *others])
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
 
     def callback_url(call) -> str:
@@ -184,7 +185,7 @@ def drive(
     runtime.leases.hold(event_id)
     try:
         if event.get("cancel_requested"):
-            return _cancel(runtime, recorder, state)
+            return _cancel(runtime, recorder, state, others)
         if previous == states.WAITING:
             return _overdue(runtime, event, workflow, services, state, listener, recorder)
         # What is known of the call at the cursor: the process running it died (so it may have
@@ -199,7 +200,7 @@ def drive(
         first = {"may_have_been_sent": cut_off, "recorded": _posted(event, workflow)}
         while not state.finished and state.status != states.WAITING:
             if recorder.cancel_requested:
-                return _cancel(runtime, recorder, state)
+                return _cancel(runtime, recorder, state, others)
             if runtime.stopping.is_set():
                 runtime.store.events.release(event_id, recorder.fence)
                 return None
@@ -424,7 +425,7 @@ def _overdue(runtime, event, workflow, services, state, listener, recorder) -> d
     return _ended(recorder.final)
 
 
-def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict | None:
+def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState, listeners) -> dict | None:
     ended = runtime.store.events.finish(
         recorder.event_id,
         recorder.fence,
@@ -437,7 +438,7 @@ def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict 
     )
     if ended is not None:
         cancelled = RunState(states.CANCELLED, state.cursor, state.running)
-        for listener in runtime.listeners:
+        for listener in listeners:
             listener.on_event_end(cancelled)
     return _ended(ended)
 

@@ -17,6 +17,7 @@ from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
 from machinery.leases import LeaseKeeper
+from machinery.metrics import QueueGauges, event_metrics
 from machinery.store import Store
 
 # post(address, body, headers) -> the 2xx status; raises StepFailed (see HttpCaller.post).
@@ -48,6 +49,10 @@ class Runtime:
     # How long a callback service's step waits for its result when the step sets no read timeout.
     callback_timeout_s: float = CALLBACK_TIMEOUT_S
     listeners: list[Listener] = field(default_factory=list)
+    # Listeners made for each event run, from the stored event (metrics: its workflow, its age).
+    event_listeners: list[Callable[[dict], Listener]] = field(default_factory=list)
+    # The queue's depth and age, as /metrics shows them.
+    queue: QueueGauges | None = None
     sleep: Callable[[float], None] = time.sleep
     # Set when the process is stopping: events are given back between two steps.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -92,4 +97,6 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
         webhooks=webhooks,
         post=caller.post,
+        event_listeners=[event_metrics],
+        queue=QueueGauges(lambda: store.events.queue()),
     )

@@ -39,3 +39,41 @@ def test_mongodb_requires_credentials_and_machinery_uses_its_own_user():
     mounted = " ".join(services["mongo"]["volumes"])
     assert "init-app-user.js:/docker-entrypoint-initdb.d/" in mounted
     assert (ROOT / "deploy/mongo/start.sh").stat().st_mode & 0o111
+
+
+def test_the_grafana_dashboard_charts_only_metrics_machinery_exports():
+    import json
+
+    from machinery import metrics
+
+    exported = {
+        "machinery_queue_depth",
+        "machinery_queue_oldest_age_seconds",
+        *(
+            m._name + suffix
+            for m in (
+                metrics.EVENTS,
+                metrics.SERVICE_CALLS,
+                metrics.RETRIES,
+                metrics.WEBHOOK_DELIVERIES,
+            )
+            for suffix in ("_total",)
+        ),
+        *(
+            m._name + "_bucket"
+            for m in (
+                metrics.EVENT_DURATION,
+                metrics.STEP_DURATION,
+                metrics.SERVICE_CALL_DURATION,
+                metrics.STORE_DURATION,
+            )
+        ),
+    }
+    dashboard = json.loads((ROOT / "docs/grafana/machinery-dashboard.json").read_text())
+    charted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"machinery_[a-z_]+", target["expr"])
+    }
+    assert charted == exported

@@ -439,6 +439,14 @@ class EventRepository:
             query["status"] = status
         return read_page(self.collection, query, request, NEWEST_FIRST, _summary())
 
+    def queue(self) -> tuple[int, datetime | None]:
+        """How many events are queued, and when the oldest of them was accepted (None: none is);
+        the (status, acked_at, _id) index serves both."""
+        queued = {"status": states.QUEUED}
+        depth = self.collection.count_documents(queued)
+        oldest = self.collection.find_one(queued, {"acked_at": 1}, sort=[("acked_at", 1)])
+        return depth, (oldest or {}).get("acked_at")
+
     @staticmethod
     def _require_id(event_id: str) -> ObjectId:
         oid = object_id(event_id)
