@@ -10,6 +10,7 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MACHINERY_DATA_DIR=/data \
+    MACHINERY_LOG_FORMAT=json \
     PORT=5000
 
 # The dependencies first, so that a change to the code alone reuses this layer.

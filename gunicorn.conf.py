@@ -36,8 +36,9 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # Every log line of the server, Machinery's and gunicorn's, is configured in machinery/logs.py:
-# plain text on the standard error, the access log on the standard output, secrets hidden.
-logconfig_dict = logging_config(loglevel)
+# text or JSON (MACHINERY_LOG_FORMAT) on the standard error, the access log on the standard output,
+# secrets hidden.
+logconfig_dict = logging_config(loglevel, os.environ.get("MACHINERY_LOG_FORMAT", "text"))
 logger_class = GunicornLogger
 
 _embedded: EmbeddedStore | None = None

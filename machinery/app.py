@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 
 from machinery import __version__, auth, metrics
-from machinery.api import register_api
+from machinery.api import register_api, request_ids
 from machinery.api.context import init_store
 from machinery.api.errors import register_error_handlers
 from machinery.config import OPENAPI, settings_or_exit
@@ -36,6 +36,7 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
         app.extensions["machinery.runtime"] = build_runtime(
             app.config, app.extensions["machinery.store"], policy
         )
+    request_ids.init_app(app)  # first: every answer, a refusal too, carries the request's id
     auth.init_app(app)
     register_api(app)
     register_error_handlers(app)

@@ -79,7 +79,11 @@ def worker(concurrency):
     from machinery.runtime import build_runtime
     from machinery.worker import serve
 
-    logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "info")))
+    logging.config.dictConfig(
+        logging_config(
+            os.environ.get("LOG_LEVEL", "info"), os.environ.get("MACHINERY_LOG_FORMAT", "text")
+        )
+    )
     metrics.time_store_commands()  # before the store makes its client
     store = open_database(create=True)
     settings = Settings.from_environment()

@@ -108,6 +108,8 @@ class Settings:
     # (its metrics reach the API's /metrics through a shared PROMETHEUS_MULTIPROC_DIR instead).
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # How log lines are written: text (for people) or json (one object per line, for collectors).
+    log_format: str = "text"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -328,6 +330,13 @@ def _secrets(text: str, variable: str) -> tuple[str, ...]:
     return tuple(secrets)
 
 
+def _log_format(text: str) -> str:
+    chosen = text.strip().lower()
+    if chosen not in ("text", "json"):
+        raise ValueError("text or json")
+    return chosen
+
+
 def _public_url(text: str, variable: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -373,6 +382,7 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
     ("metrics_host", "MACHINERY_METRICS_HOST", _path),
     ("metrics_port", "MACHINERY_METRICS_PORT", _whole_number(65535)),
+    ("log_format", "MACHINERY_LOG_FORMAT", lambda text, variable: _log_format(text)),
 )
 
 

@@ -11,14 +11,15 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from machinery import states
+from machinery import logs, states, tracing
 from machinery.callbacks import ForgedToken
 from machinery.catalog import pins
 from machinery.contracts import check_definition, services_for
 from machinery.engine import dry_run as dry_runs
 from machinery.engine.executor import (
+    CallOptions,
     Listener,
     Listeners,
     RunState,
@@ -119,6 +120,9 @@ class Submission:
     callback_url: str | None = None
     durability: str | None = None  # None: the workflow's
     extra_listeners: list = field(default_factory=list)
+    # The trace the request continues (from its traceparent), and the request's id.
+    trace_id: str | None = None
+    request_id: str | None = None
 
 
 def submit_event(runtime: Runtime, submission: Submission) -> dict:
@@ -147,6 +151,11 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
         lease_s=runtime.lease_s,
         callback_url=submission.callback_url,
         durability=submission.durability or model.durability,
+        trace={
+            k: v
+            for k, v in (("trace_id", submission.trace_id), ("request_id", submission.request_id))
+            if v
+        },
     )
     if not created:
         return replay(runtime, event, digest)
@@ -171,7 +180,13 @@ def drive(
     per_step = event.get("durability", STEP) == STEP
     recorder = EventRecorder(runtime, event_id, run, event["fence"], per_step=per_step)
     others = [*runtime.listeners, *(make(event) for make in runtime.event_listeners)]
-    listener = Listeners([recorder, *others])
+    others.append(StepLog())
+    sent = SentRequests()
+    listener = Listeners([sent, recorder, *others])
+    trace_id = event.get("trace_id") or tracing.event_trace_id(event_id)
+    caller = traced_caller(
+        runtime.caller, services, workflow, trace_id, event.get("request_id"), sent
+    )
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
 
     def callback_url(call) -> str:
@@ -183,6 +198,12 @@ def drive(
 
     options = {"event_id": event_id, "sleep": runtime.sleep, "callback_url": callback_url}
     runtime.leases.hold(event_id)
+    context = logs.bind(
+        event_id=event_id,
+        workflow=event.get("workflow"),
+        trace_id=trace_id,
+        request_id=event.get("request_id"),
+    )
     try:
         if event.get("cancel_requested"):
             return _cancel(runtime, recorder, state, others)
@@ -204,13 +225,76 @@ def drive(
             if runtime.stopping.is_set():
                 runtime.store.events.release(event_id, recorder.fence)
                 return None
-            state = advance(workflow, services, state, runtime.caller, listener, **first, **options)
+            state = advance(workflow, services, state, caller, listener, **first, **options)
             first = {}
     except LeaseLost:
         return None
     finally:
         runtime.leases.let_go(event_id)
+        logs.unbind(context)
     return _ended(recorder.waiting if state.status == states.WAITING else recorder.final)
+
+
+class SentRequests(Listener):
+    """Keeps what each step sent (its last attempt's headers, redacted, and body) on its record,
+    before the store hears of it; the store bounds its size."""
+
+    def __init__(self):
+        self.last: dict[int, dict] = {}
+
+    def note(self, step: int, headers, payload: dict) -> None:
+        shown = {
+            name: (logs.REDACTED if name.lower() in logs.SECRET_HEADERS else value)
+            for name, value in headers.items()
+        }
+        self.last[step] = {"headers": shown, "body": payload}
+
+    def on_step_end(self, record: dict, state: RunState) -> None:
+        sent = self.last.get(record["index"])
+        if sent is not None:
+            record["request"] = sent
+
+    on_step_wait = on_step_end
+
+
+class StepLog(Listener):
+    """One log line per step and per event end: what ran, how it ended; never data."""
+
+    def on_step_end(self, record: dict, state: RunState) -> None:
+        error = record.get("error")
+        with logs.bound(step=record["index"], service=record["service"]):
+            if error:
+                log.warning(
+                    "Step failed (%s) after %.1f ms: %s",
+                    error["kind"],
+                    record.get("duration_ms") or 0.0,
+                    error["message"],
+                )
+            else:
+                log.info("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
+
+    def on_event_end(self, state: RunState) -> None:
+        log.info("Event %s", state.status)
+
+
+def traced_caller(caller, services, workflow, trace_id: str, request_id: str | None, sent):
+    """The caller, sending each call within the event's trace (a new span each attempt) with the
+    request's id, and logging with the step and service bound."""
+    by_index = {call.index: call.service for call in workflow.calls}
+
+    def call(address: str, payload: dict, options: CallOptions):
+        headers = dict(options.headers)
+        headers[tracing.TRACEPARENT_HEADER] = tracing.child_traceparent(trace_id)
+        if request_id:
+            headers[tracing.REQUEST_ID_HEADER] = request_id
+        step = headers.get("X-Machinery-Step")
+        index = int(step) if step and step.isdigit() else None
+        if index is not None:
+            sent.note(index, headers, payload)
+        with logs.bound(step=index, service=by_index.get(index)):
+            return caller(address, payload, replace(options, headers=headers))
+
+    return call
 
 
 def cancel_event(runtime: Runtime, event_id: str) -> dict:

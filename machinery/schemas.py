@@ -472,6 +472,16 @@ class EventOut(Schema):
     webhook = fields.Nested(
         WebhookOut, metadata={"description": "The delivery of the event's end to callback_url"}
     )
+    trace_id = fields.String(
+        metadata={"description": "The W3C trace the event continues (from its traceparent)"}
+    )
+    request_id = fields.String(metadata={"description": "The X-Request-Id that sent it"})
+
+
+class StepRequestOut(Schema):
+    headers = fields.Dict(metadata={"description": "The headers sent, credentials redacted"})
+    body = fields.Dict(allow_none=True, metadata={"description": "The JSON body sent"})
+    body_omitted = fields.Dict(metadata={"description": "The body's size, when too large to keep"})
 
 
 class AttemptOut(Schema):
@@ -496,6 +506,9 @@ class StepOut(Schema):
     outputs = fields.Dict(allow_none=True)
     error = fields.Dict(allow_none=True)
     attempts = fields.List(fields.Nested(AttemptOut))
+    request = fields.Nested(
+        StepRequestOut, metadata={"description": "What the step sent (its last attempt)"}
+    )
 
 
 class EventDetailOut(EventOut):

@@ -43,6 +43,8 @@ ENVELOPE_FIELDS = (
     "cancel_requested",
     "callback_url",
     "durability",
+    "trace_id",
+    "request_id",
 )
 ERROR_FIELDS = ("step", "service", "address", "kind", "status_code", "attempts", "message")
 # The longest wait between two attempts.

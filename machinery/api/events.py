@@ -9,6 +9,7 @@ from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
 from machinery.api.paging import page, page_request
+from machinery.api.request_ids import current_request_id, current_trace_id
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
@@ -132,6 +133,8 @@ def run(ref: str, body: dict, headers: dict, args: dict):
         asynchronous=asynchronous,
         callback_url=callback_url,
         durability=args.get("durability") or options.get("durability"),
+        trace_id=current_trace_id(),
+        request_id=current_request_id(),
     )
     event = submit_event(runtime(), submission)
     return event, *event_status(event)

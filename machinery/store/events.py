@@ -69,6 +69,7 @@ class EventRepository:
         lease_s: float = 30.0,
         callback_url: str | None = None,
         durability: str = "step",
+        trace: dict | None = None,
     ) -> tuple[dict, bool]:
         """Store a new event for the workflow and its data: (event, True).
 
@@ -103,6 +104,8 @@ class EventRepository:
             "lease_owner": owner,
             "lease_until": time.time() + lease_s if owner else 0.0,
         }
+        if trace:  # the trace id it continues, the request id that sent it
+            document.update(trace)
         if callback_url is not None:
             document["callback_url"] = callback_url
             document["webhook"] = armed_delivery()  # due once the end is stored
@@ -514,7 +517,14 @@ def _durably(write):
 
 def bounded(record: dict, limit: int) -> dict:
     """A step's record as its event keeps it: its answer, or, when the answer is larger than
-    `limit` bytes of JSON, only that size (the running data keeps the declared outputs)."""
+    `limit` bytes of JSON, only that size (the running data keeps the declared outputs); the
+    same for the body of the request the step sent."""
+    request = record.get("request")
+    if request is not None and request.get("body") is not None:
+        sent = len(json.dumps(request["body"], separators=(",", ":"), default=str))
+        if sent > limit:
+            omitted = {"bytes": sent, "limit": limit}
+            record = {**record, "request": {**request, "body": None, "body_omitted": omitted}}
     outputs = record.get("outputs")
     if outputs is None:
         return record
