@@ -108,6 +108,9 @@ class Settings:
     # (its metrics reach the API's /metrics through a shared PROMETHEUS_MULTIPROC_DIR instead).
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # A directory of mounted secret files, one per name, for services' auth (beside the
+    # MACHINERY_SECRET_<NAME> variables; see machinery/credentials.py).
+    secrets_dir: str | None = None
     # How log lines are written: text (for people) or json (one object per line, for collectors).
     log_format: str = "text"
 
@@ -163,6 +166,7 @@ class Settings:
             "CALLBACK_SECRETS": list(self.callback_secrets),
             "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
             "EVENT_RETENTION_DAYS": self.event_retention_days,
+            "SECRETS_DIR": self.secrets_dir,
         }
 
 
@@ -382,6 +386,7 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
     ("metrics_host", "MACHINERY_METRICS_HOST", _path),
     ("metrics_port", "MACHINERY_METRICS_PORT", _whole_number(65535)),
+    ("secrets_dir", "MACHINERY_SECRETS_DIR", _path),
     ("log_format", "MACHINERY_LOG_FORMAT", lambda text, variable: _log_format(text)),
 )
 

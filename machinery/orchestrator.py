@@ -17,6 +17,7 @@ from machinery import logs, states, tracing
 from machinery.callbacks import ForgedToken
 from machinery.catalog import pins
 from machinery.contracts import check_definition, services_for
+from machinery.credentials import MissingSecret, credential_headers, secret_header_names
 from machinery.engine import dry_run as dry_runs
 from machinery.engine.executor import (
     CallOptions,
@@ -184,9 +185,7 @@ def drive(
     sent = SentRequests()
     listener = Listeners([sent, recorder, *others])
     trace_id = event.get("trace_id") or tracing.event_trace_id(event_id)
-    caller = traced_caller(
-        runtime.caller, services, workflow, trace_id, event.get("request_id"), sent
-    )
+    caller = traced_caller(runtime, services, workflow, trace_id, event.get("request_id"), sent)
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
 
     def callback_url(call) -> str:
@@ -242,9 +241,10 @@ class SentRequests(Listener):
     def __init__(self):
         self.last: dict[int, dict] = {}
 
-    def note(self, step: int, headers, payload: dict) -> None:
+    def note(self, step: int, headers, payload: dict, secret=frozenset()) -> None:
+        hidden = logs.SECRET_HEADERS | secret
         shown = {
-            name: (logs.REDACTED if name.lower() in logs.SECRET_HEADERS else value)
+            name: (logs.REDACTED if name.lower() in hidden else value)
             for name, value in headers.items()
         }
         self.last[step] = {"headers": shown, "body": payload}
@@ -277,9 +277,11 @@ class StepLog(Listener):
         log.info("Event %s", state.status)
 
 
-def traced_caller(caller, services, workflow, trace_id: str, request_id: str | None, sent):
-    """The caller, sending each call within the event's trace (a new span each attempt) with the
-    request's id, and logging with the step and service bound."""
+def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, sent):
+    """The runtime's caller, sending each call within the event's trace (a new span each
+    attempt) with the request's id and the service's credentials (a step fails as
+    missing_secret, its service not called, when the secret is not set), and logging with the
+    step and service bound."""
     by_index = {call.index: call.service for call in workflow.calls}
 
     def call(address: str, payload: dict, options: CallOptions):
@@ -289,10 +291,17 @@ def traced_caller(caller, services, workflow, trace_id: str, request_id: str | N
             headers[tracing.REQUEST_ID_HEADER] = request_id
         step = headers.get("X-Machinery-Step")
         index = int(step) if step and step.isdigit() else None
-        if index is not None:
-            sent.note(index, headers, payload)
+        service = services.get(by_index.get(index))
+        auth = service.auth.spec() if service is not None and service.auth else None
         with logs.bound(step=index, service=by_index.get(index)):
-            return caller(address, payload, replace(options, headers=headers))
+            if auth:
+                try:
+                    headers.update(credential_headers(auth, runtime.secrets))
+                except MissingSecret as missing:
+                    raise StepFailed(states.MISSING_SECRET, str(missing), sent=False) from None
+            if index is not None:
+                sent.note(index, headers, payload, secret_header_names(auth))
+            return runtime.caller(address, payload, replace(options, headers=headers))
 
     return call
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from machinery.callbacks import CallbackTokens
 from machinery.catalog import Catalog
 from machinery.config import CALLBACK_TIMEOUT_S, WEBHOOK_DEADLINE_S
+from machinery.credentials import Secrets
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
@@ -53,6 +54,8 @@ class Runtime:
     event_listeners: list[Callable[[dict], Listener]] = field(default_factory=list)
     # The queue's depth and age, as /metrics shows them.
     queue: QueueGauges | None = None
+    # Where the secrets services' auth names are read from.
+    secrets: Secrets = field(default_factory=Secrets)
     sleep: Callable[[float], None] = time.sleep
     # Set when the process is stopping: events are given back between two steps.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -99,4 +102,5 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         post=caller.post,
         event_listeners=[event_metrics],
         queue=QueueGauges(lambda: store.events.queue()),
+        secrets=Secrets(config.get("SECRETS_DIR")),
     )

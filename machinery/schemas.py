@@ -7,6 +7,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
+from machinery.credentials import MissingSecret, auth_problems
 from machinery.engine.addresses import RefusedAddress
 from machinery.language.parse import DefinitionError, parse_call, parse_operations
 from machinery.language.types import TYPES, canonical_type
@@ -157,6 +158,29 @@ class ServiceIn(_Typed):
     )
     timeout = TimeoutField()
     retry = fields.Nested(RetrySchema)
+    auth = fields.Dict(
+        metadata={
+            "description": 'How the service is authenticated: {"type": "bearer", "secret": '
+            '"<name>"}, {"type": "header", "name": "X-Api-Key", "secret": "<name>"} or '
+            '{"type": "basic", "username": "<user>", "secret": "<name>"}; the secret is read by '
+            "name from MACHINERY_SECRET_<NAME> or MACHINERY_SECRETS_DIR/<name>, never stored"
+        }
+    )
+
+    @validates_schema
+    def _auth_can_be_sent(self, data, **kwargs):
+        auth = data.get("auth")
+        if auth is None:
+            return
+        problems = auth_problems(auth)
+        if problems:
+            raise ValidationError({"auth": problems})
+        secrets = current_app.extensions["machinery.runtime"].secrets
+        if not secrets.has(auth["secret"]):
+            raise ValidationError(
+                f"Machinery cannot authenticate to this service: {MissingSecret(auth['secret'])}.",
+                "auth",
+            )
 
     @validates_schema
     def _callbacks_can_be_made(self, data, **kwargs):
@@ -263,6 +287,7 @@ class ServiceOut(Schema):
     mode = fields.String()
     timeout = fields.Raw()
     retry = fields.Dict()
+    auth = fields.Dict(metadata={"description": "How it is authenticated: names, never values"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

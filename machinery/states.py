@@ -28,6 +28,10 @@ CALLBACK_UNAVAILABLE = "callback_unavailable"
 # reached a service that may not be called twice: it fails rather than call it again.
 INTERRUPTED = "interrupted"
 
+# A secret a service's auth names is not set (MACHINERY_SECRET_<NAME>, MACHINERY_SECRETS_DIR): the
+# service is not called.
+MISSING_SECRET = "missing_secret"
+
 FAILURE_KINDS = (
     CONNECTION_ERROR,
     TIMEOUT,
@@ -39,4 +43,5 @@ FAILURE_KINDS = (
     MISSING_INPUT,
     CALLBACK_UNAVAILABLE,
     INTERRUPTED,
+    MISSING_SECRET,
 )
