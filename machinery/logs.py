@@ -195,6 +195,13 @@ class GunicornLogger(glogging.Logger):
         atoms["u"] = "-"
         return atoms
 
+    def access(self, resp, req, environ, request_time):
+        """The access line, carrying the id of the request it is about (the one answered)."""
+        headers = getattr(resp, "headers", None) or []
+        request_id = next((v for k, v in headers if k.lower() == "x-request-id"), None)
+        with bound(request_id=request_id):
+            super().access(resp, req, environ, request_time)
+
 
 def logging_config(level: str, fmt: str = "text") -> dict:
     """The logging of a server process, for logging.config.dictConfig (gunicorn's logconfig_dict).
