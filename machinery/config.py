@@ -111,6 +111,8 @@ class Settings:
     # A directory of mounted secret files, one per name, for services' auth (beside the
     # MACHINERY_SECRET_<NAME> variables; see machinery/credentials.py).
     secrets_dir: str | None = None
+    # "otlp": export OpenTelemetry spans (the `otel` extra; OTEL_EXPORTER_OTLP_* say where).
+    otel_export: str | None = None
     # How log lines are written: text (for people) or json (one object per line, for collectors).
     log_format: str = "text"
 
@@ -167,6 +169,7 @@ class Settings:
             "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
             "EVENT_RETENTION_DAYS": self.event_retention_days,
             "SECRETS_DIR": self.secrets_dir,
+            "OTEL_EXPORT": self.otel_export,
         }
 
 
@@ -334,6 +337,15 @@ def _secrets(text: str, variable: str) -> tuple[str, ...]:
     return tuple(secrets)
 
 
+def _otel_export(text: str) -> str | None:
+    chosen = text.strip().lower()
+    if chosen in ("none", "off"):
+        return None
+    if chosen != "otlp":
+        raise ValueError("otlp (export spans over OTLP), or none")
+    return chosen
+
+
 def _log_format(text: str) -> str:
     chosen = text.strip().lower()
     if chosen not in ("text", "json"):
@@ -387,6 +399,7 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ("metrics_host", "MACHINERY_METRICS_HOST", _path),
     ("metrics_port", "MACHINERY_METRICS_PORT", _whole_number(65535)),
     ("secrets_dir", "MACHINERY_SECRETS_DIR", _path),
+    ("otel_export", "MACHINERY_OTEL_EXPORT", lambda text, variable: _otel_export(text)),
     ("log_format", "MACHINERY_LOG_FORMAT", lambda text, variable: _log_format(text)),
 )
 

@@ -123,6 +123,7 @@ class Submission:
     extra_listeners: list = field(default_factory=list)
     # The trace the request continues (from its traceparent), and the request's id.
     trace_id: str | None = None
+    parent_span_id: str | None = None
     request_id: str | None = None
 
 
@@ -154,7 +155,11 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
         durability=submission.durability or model.durability,
         trace={
             k: v
-            for k, v in (("trace_id", submission.trace_id), ("request_id", submission.request_id))
+            for k, v in (
+                ("trace_id", submission.trace_id),
+                ("parent_span_id", submission.parent_span_id),
+                ("request_id", submission.request_id),
+            )
             if v
         },
     )
@@ -183,9 +188,14 @@ def drive(
     others = [*runtime.listeners, *(make(event) for make in runtime.event_listeners)]
     others.append(StepLog())
     sent = SentRequests()
-    listener = Listeners([sent, recorder, *others])
     trace_id = event.get("trace_id") or tracing.event_trace_id(event_id)
-    caller = traced_caller(runtime, services, workflow, trace_id, event.get("request_id"), sent)
+    spans = runtime.telemetry.for_event(event, trace_id) if runtime.telemetry else None
+    if spans is not None:
+        others.append(spans)
+    listener = Listeners([sent, recorder, *others])
+    caller = traced_caller(
+        runtime, services, workflow, trace_id, event.get("request_id"), sent, spans
+    )
     state = RunState(states.RUNNING, event.get("cursor", 0), event.get("running", event["data"]))
 
     def callback_url(call) -> str:
@@ -231,6 +241,8 @@ def drive(
     finally:
         runtime.leases.let_go(event_id)
         logs.unbind(context)
+        if spans is not None:
+            spans.end()
     return _ended(recorder.waiting if state.status == states.WAITING else recorder.final)
 
 
@@ -277,31 +289,45 @@ class StepLog(Listener):
         log.info("Event %s", state.status)
 
 
-def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, sent):
+def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, sent, spans=None):
     """The runtime's caller, sending each call within the event's trace (a new span each
-    attempt) with the request's id and the service's credentials (a step fails as
-    missing_secret, its service not called, when the secret is not set), and logging with the
-    step and service bound."""
+    attempt, exported as a client span when OpenTelemetry is on) with the request's id and the
+    service's credentials (a step fails as missing_secret, its service not called, when the
+    secret is not set), and logging with the step and service bound."""
     by_index = {call.index: call.service for call in workflow.calls}
 
     def call(address: str, payload: dict, options: CallOptions):
         headers = dict(options.headers)
-        headers[tracing.TRACEPARENT_HEADER] = tracing.child_traceparent(trace_id)
         if request_id:
             headers[tracing.REQUEST_ID_HEADER] = request_id
         step = headers.get("X-Machinery-Step")
         index = int(step) if step and step.isdigit() else None
         service = services.get(by_index.get(index))
+        traced = spans is not None and index is not None
+        span_id = spans.start_call(index, by_index[index], address) if traced else None
+        headers[tracing.TRACEPARENT_HEADER] = tracing.child_traceparent(trace_id, span_id)
         auth = service.auth.spec() if service is not None and service.auth else None
         with logs.bound(step=index, service=by_index.get(index)):
             if auth:
                 try:
                     headers.update(credential_headers(auth, runtime.secrets))
                 except MissingSecret as missing:
+                    if traced:
+                        spans.end_call(index, None, states.MISSING_SECRET)
                     raise StepFailed(states.MISSING_SECRET, str(missing), sent=False) from None
             if index is not None:
                 sent.note(index, headers, payload, secret_header_names(auth))
-            return runtime.caller(address, payload, replace(options, headers=headers))
+            try:
+                status_code, answer = runtime.caller(
+                    address, payload, replace(options, headers=headers)
+                )
+            except StepFailed as failure:
+                if traced:
+                    spans.end_call(index, failure.status_code, f"{failure.kind}: {failure.message}")
+                raise
+            if traced:
+                spans.end_call(index, status_code, None)
+            return status_code, answer
 
     return call
 

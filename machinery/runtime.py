@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from machinery.callbacks import CallbackTokens
 from machinery.catalog import Catalog
@@ -56,6 +57,8 @@ class Runtime:
     queue: QueueGauges | None = None
     # Where the secrets services' auth names are read from.
     secrets: Secrets = field(default_factory=Secrets)
+    # OpenTelemetry spans (machinery/telemetry.py), when exported; None: off.
+    telemetry: Any = None
     sleep: Callable[[float], None] = time.sleep
     # Set when the process is stopping: events are given back between two steps.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -86,8 +89,14 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         retry_s=config.get("WEBHOOK_RETRY_S", 5.0),
         lease_s=config["CONNECT_TIMEOUT"] + 2 * config["READ_TIMEOUT"] + 10.0,
     )
+    telemetry = None
+    if config.get("OTEL_EXPORT") == "otlp":
+        from machinery.telemetry import Telemetry
+
+        telemetry = Telemetry()
     return Runtime(
         store=store,
+        telemetry=telemetry,
         caller=caller,
         policy=policy,
         catalog=Catalog(store),

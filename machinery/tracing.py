@@ -21,16 +21,22 @@ def request_id(sent: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def trace_id(traceparent: str | None) -> str | None:
-    """The trace id of a valid W3C traceparent, or None (none sent, or one to ignore, as the
-    specification says: an unknown version ff, an all-zero trace or parent id)."""
+def parse_traceparent(traceparent: str | None) -> tuple[str, str] | None:
+    """(trace id, parent span id) of a valid W3C traceparent, or None (none sent, or one to
+    ignore, as the specification says: an unknown version ff, an all-zero trace or parent id)."""
     match = _TRACEPARENT.match((traceparent or "").strip().lower())
     if match is None:
         return None
     version, trace, parent, _flags, rest = match.groups()
     if version == "ff" or (version == "00" and rest) or set(trace) == {"0"} or set(parent) == {"0"}:
         return None
-    return trace
+    return trace, parent
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a valid W3C traceparent, or None."""
+    parsed = parse_traceparent(traceparent)
+    return parsed[0] if parsed else None
 
 
 def event_trace_id(event_id: str) -> str:
@@ -38,6 +44,7 @@ def event_trace_id(event_id: str) -> str:
     return (event_id + "0" * 32)[:32] if event_id else secrets.token_hex(16)
 
 
-def child_traceparent(trace: str) -> str:
-    """A traceparent for a call made within the trace: a new span id each time."""
-    return f"00-{trace}-{secrets.token_hex(8)}-01"
+def child_traceparent(trace: str, span_id: str | None = None) -> str:
+    """A traceparent for a call made within the trace: the call's span id (a new one when it
+    has none)."""
+    return f"00-{trace}-{span_id or secrets.token_hex(8)}-01"

@@ -9,7 +9,11 @@ from machinery import states
 from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
 from machinery.api.paging import page, page_request
-from machinery.api.request_ids import current_request_id, current_trace_id
+from machinery.api.request_ids import (
+    current_parent_span_id,
+    current_request_id,
+    current_trace_id,
+)
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.orchestrator import (
@@ -134,6 +138,7 @@ def run(ref: str, body: dict, headers: dict, args: dict):
         callback_url=callback_url,
         durability=args.get("durability") or options.get("durability"),
         trace_id=current_trace_id(),
+        parent_span_id=current_parent_span_id(),
         request_id=current_request_id(),
     )
     event = submit_event(runtime(), submission)

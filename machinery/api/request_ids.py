@@ -21,9 +21,15 @@ def current_trace_id() -> str | None:
     return g.get("trace_id")
 
 
+def current_parent_span_id() -> str | None:
+    """The span id of the traceparent the request came with, if valid: the caller's span."""
+    return g.get("parent_span_id")
+
+
 def _begin() -> None:
     g.request_id = tracing.request_id(request.headers.get(tracing.REQUEST_ID_HEADER))
-    g.trace_id = tracing.trace_id(request.headers.get(tracing.TRACEPARENT_HEADER))
+    parsed = tracing.parse_traceparent(request.headers.get(tracing.TRACEPARENT_HEADER))
+    g.trace_id, g.parent_span_id = parsed or (None, None)
     g.log_token = logs.bind(request_id=g.request_id, trace_id=g.trace_id)
 
 
