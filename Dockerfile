@@ -10,16 +10,19 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MACHINERY_DATA_DIR=/data \
+    MACHINERY_LOG_FORMAT=json \
     PORT=5000
 
 # The dependencies first, so that a change to the code alone reuses this layer.
 COPY requirements.txt /src/
 RUN pip install --no-cache-dir -r /src/requirements.txt
 
-# setup.py reads README.md and requirements.txt (already in /src).
-COPY setup.py pyproject.toml README.md /src/
+# The package itself (pyproject.toml says how it is built, and with which data files).
+# --build-arg EXTRAS=otel adds OpenTelemetry export (MACHINERY_OTEL_EXPORT=otlp).
+ARG EXTRAS=""
+COPY setup.py pyproject.toml README.md LICENSE /src/
 COPY machinery /src/machinery
-RUN pip install --no-cache-dir --no-deps /src && rm -rf /src
+RUN pip install --no-cache-dir "/src${EXTRAS:+[$EXTRAS]}" && rm -rf /src
 
 # A home of its own, for gunicorn's control socket when GUNICORN_CONTROL_SOCKET asks for one.
 RUN useradd --system --user-group --create-home machinery \

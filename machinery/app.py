@@ -4,8 +4,8 @@ import logging
 
 from flask import Flask
 
-from machinery import __version__, auth
-from machinery.api import register_api
+from machinery import __version__, auth, metrics
+from machinery.api import register_api, request_ids
 from machinery.api.context import init_store
 from machinery.api.errors import register_error_handlers
 from machinery.config import OPENAPI, settings_or_exit
@@ -32,10 +32,12 @@ def create_app(config: dict | None = None, *, with_store: bool = True) -> Flask:
     policy = AddressPolicy(app.config["ALLOWED_HOSTS"], app.config["DENIED_NETWORKS"])
     app.extensions["machinery.addresses"] = policy  # before the store: a bad setting stops here
     if with_store:
+        metrics.time_store_commands()  # before the store makes its client
         init_store(app)
         app.extensions["machinery.runtime"] = build_runtime(
             app.config, app.extensions["machinery.store"], policy
         )
+    request_ids.init_app(app)  # first: every answer, a refusal too, carries the request's id
     auth.init_app(app)
     register_api(app)
     register_web(app)

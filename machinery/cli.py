@@ -15,6 +15,7 @@ import click
 import requests
 from pymongo.errors import PyMongoError
 
+from machinery import client_commands
 from machinery.config import Settings, SettingsError, mask_uri
 from machinery.store import Store, open_store
 from machinery.store.embedded import EmbeddedStoreError, NoEmbeddedData
@@ -23,12 +24,33 @@ DEFAULT_URL = "http://127.0.0.1:5000"
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
-@click.group("machinery-cli", context_settings={"help_option_names": ["-h", "--help"]})
-def cli():
-    """Administer Machinery's database and apply definition files to a running Machinery.
+class Sections(click.Group):
+    """A group whose help lists the client commands apart from the administration ones."""
 
-    init-db and interrupt-stale use the database the settings name: MONGO_URI, or else the
-    embedded store in MACHINERY_DATA_DIR (.machinery). Only init-db makes a new embedded store.
+    def format_commands(self, ctx, formatter):
+        client = {command.name for command in client_commands.COMMANDS} | {"apply"}
+        rows = {True: [], False: []}
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            rows[name in client].append((name, command.get_short_help_str(limit=60)))
+        for title, is_client in (
+            ("Client commands (through the API)", True),
+            ("Administration", False),
+        ):
+            with formatter.section(title):
+                formatter.write_dl(rows[is_client])
+
+
+@click.group(
+    "machinery-cli", cls=Sections, context_settings={"help_option_names": ["-h", "--help"]}
+)
+def cli():
+    """Use a running Machinery through its API, and administer Machinery.
+
+    The client commands reach the API at --url (MACHINERY_URL) with the key in
+    MACHINERY_API_KEY, and open no database. The administration commands use this host's
+    database: MONGO_URI, or else the embedded store in MACHINERY_DATA_DIR (.machinery); only
+    init-db makes a new embedded store.
     """
 
 
@@ -74,17 +96,28 @@ def interrupt_stale(older_than):
 def worker(concurrency):
     """Run events: claim queued events, and those whose process died, and drive them to their
     end. Stops on SIGTERM, giving events back between two steps."""
+    from machinery import metrics
     from machinery.logs import logging_config
     from machinery.runtime import build_runtime
     from machinery.worker import serve
 
-    logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "info")))
+    logging.config.dictConfig(
+        logging_config(
+            os.environ.get("LOG_LEVEL", "info"), os.environ.get("MACHINERY_LOG_FORMAT", "text")
+        )
+    )
+    metrics.time_store_commands()  # before the store makes its client
     store = open_database(create=True)
     settings = Settings.from_environment()
     with database_errors():
         store.ensure_indexes()
     runtime = build_runtime(settings.app_config(), store)
-    serve(runtime, concurrency or settings.worker_concurrency, settings.worker_poll_s)
+    if settings.metrics_port is not None:
+        metrics.serve_metrics(settings.metrics_host, settings.metrics_port, runtime.queue)
+    try:
+        serve(runtime, concurrency or settings.worker_concurrency, settings.worker_poll_s)
+    finally:
+        metrics.mark_process_dead(os.getpid())
 
 
 @cli.command("routes")
@@ -282,6 +315,10 @@ def apply_one(session: requests.Session, url: str, route: str, path: str, defini
         return True
     click.echo(f"{path}: HTTP {response.status_code}: {response.text.strip()}", err=True)
     return False
+
+
+for _command in client_commands.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

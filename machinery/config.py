@@ -114,6 +114,17 @@ class Settings:
     # The console (/ui): the secrets signing its session cookies, several while rotating (the
     # last signs; never shown). None: one Machinery makes and keeps in its database.
     console_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Where a worker (`machinery-cli worker`) answers Prometheus scrapes; no port: it answers none
+    # (its metrics reach the API's /metrics through a shared PROMETHEUS_MULTIPROC_DIR instead).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    # A directory of mounted secret files, one per name, for services' auth (beside the
+    # MACHINERY_SECRET_<NAME> variables; see machinery/credentials.py).
+    secrets_dir: str | None = None
+    # "otlp": export OpenTelemetry spans (the `otel` extra; OTEL_EXPORTER_OTLP_* say where).
+    otel_export: str | None = None
+    # How log lines are written: text (for people) or json (one object per line, for collectors).
+    log_format: str = "text"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -173,6 +184,8 @@ class Settings:
             "CALLBACK_TIMEOUT_S": self.callback_timeout_s,
             "EVENT_RETENTION_DAYS": self.event_retention_days,
             "CONSOLE_SECRETS": list(self.console_secrets),
+            "SECRETS_DIR": self.secrets_dir,
+            "OTEL_EXPORT": self.otel_export,
         }
 
 
@@ -340,6 +353,22 @@ def _secrets(text: str, variable: str) -> tuple[str, ...]:
     return tuple(secrets)
 
 
+def _otel_export(text: str) -> str | None:
+    chosen = text.strip().lower()
+    if chosen in ("none", "off"):
+        return None
+    if chosen != "otlp":
+        raise ValueError("otlp (export spans over OTLP), or none")
+    return chosen
+
+
+def _log_format(text: str) -> str:
+    chosen = text.strip().lower()
+    if chosen not in ("text", "json"):
+        raise ValueError("text or json")
+    return chosen
+
+
 def _public_url(text: str, variable: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -389,6 +418,11 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     ),
     ("event_retention_days", "MACHINERY_EVENT_RETENTION_DAYS", _days),
     ("console_secrets", "MACHINERY_CONSOLE_SECRETS", _secrets),
+    ("metrics_host", "MACHINERY_METRICS_HOST", _path),
+    ("metrics_port", "MACHINERY_METRICS_PORT", _whole_number(65535)),
+    ("secrets_dir", "MACHINERY_SECRETS_DIR", _path),
+    ("otel_export", "MACHINERY_OTEL_EXPORT", lambda text, variable: _otel_export(text)),
+    ("log_format", "MACHINERY_LOG_FORMAT", lambda text, variable: _log_format(text)),
 )
 
 

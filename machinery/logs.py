@@ -1,7 +1,17 @@
-"""Logging for a Machinery server: one configuration, and no secret in any line it writes."""
+"""Logging for a Machinery server: one configuration, and no secret in any line it writes.
 
+Lines are plain text (the default, for development) or JSON, one object per line
+(MACHINERY_LOG_FORMAT=json). Either way, a line written while a request or an event is handled
+carries what it concerns, bound in context variables: request_id, event_id, workflow, step,
+service, trace_id. Event data and answers are never logged.
+"""
+
+import contextlib
+import contextvars
+import json
 import logging
 import re
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from gunicorn import glogging
@@ -35,6 +45,84 @@ _URL_PASSWORD = re.compile(r"(?P<start>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^
 # such as "<key>" stays).
 _CREDENTIALS = re.compile(r"(?i)(?P<start>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/-]{8,}=*")
 _KEY_HEADER = re.compile(r"(?i)(?P<start>\bx-api-key[\"']?\s*[:=]\s*[\"']?)(?!<)[^\s\"',]+")
+
+
+LOG_FORMATS = ("text", "json")
+# What a line may say it concerns, in this order.
+CONTEXT_FIELDS = ("request_id", "trace_id", "event_id", "workflow", "step", "service")
+_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "machinery_log_context", default=None
+)
+
+
+@contextlib.contextmanager
+def bound(**fields):
+    """Have every line logged in this block (in this thread or task) carry these fields."""
+    token = bind(**fields)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields) -> contextvars.Token:
+    """Bind fields until `unbind(token)` (for hooks that open and close apart)."""
+    added = {k: v for k, v in fields.items() if v is not None}
+    return _context.set({**(_context.get() or {}), **added})
+
+
+def unbind(token: contextvars.Token) -> None:
+    _context.reset(token)
+
+
+def context() -> dict:
+    """The fields bound now."""
+    return dict(_context.get() or {})
+
+
+class AddContext(logging.Filter):
+    """Put the bound fields on every record (record.context), for the formatters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.context = _context.get() or {}
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with the bound fields as key=value after the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "context", None) or {}
+        shown = " ".join(f"{k}={fields[k]}" for k in CONTEXT_FIELDS if k in fields)
+        return f"{line} [{shown}]" if shown else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, process, message, the bound fields, and
+    the exception when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "process": record.process,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "context", None) or {}
+        line.update((k, fields[k]) for k in CONTEXT_FIELDS if k in fields)
+        if record.exc_info:
+            line["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def log_format(value: str | None) -> str:
+    """The log format a setting names (text when unset); ValueError for another."""
+    chosen = (value or "text").strip().lower() or "text"
+    if chosen not in LOG_FORMATS:
+        raise ValueError("text or json")
+    return chosen
 
 
 def is_secret_parameter(name: str) -> bool:
@@ -115,38 +203,48 @@ class GunicornLogger(glogging.Logger):
         atoms["u"] = "-"
         return atoms
 
+    def access(self, resp, req, environ, request_time):
+        """The access line, carrying the id of the request it is about (the one answered)."""
+        headers = getattr(resp, "headers", None) or []
+        request_id = next((v for k, v in headers if k.lower() == "x-request-id"), None)
+        with bound(request_id=request_id):
+            super().access(resp, req, environ, request_time)
 
-def logging_config(level: str) -> dict:
+
+def logging_config(level: str, fmt: str = "text") -> dict:
     """The logging of a server process, for logging.config.dictConfig (gunicorn's logconfig_dict).
 
     Machinery's records, and gunicorn's error log, at `level` (debug, info, warning, error or
-    critical) as plain text on the standard error; the access log on the standard output. Every
-    line passes RedactSecrets.
+    critical) on the standard error; the access log on the standard output; in `fmt`, text or
+    json. Every line passes RedactSecrets, and carries the fields bound (see `bound`).
     """
     level = level.upper()
+    json_lines = log_format(fmt) == "json"
+    text = {
+        "()": TextFormatter,
+        "format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"secrets": {"()": RedactSecrets}},
+        "filters": {"secrets": {"()": RedactSecrets}, "context": {"()": AddContext}},
         "formatters": {
-            "text": {
-                "format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-                "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
-            },
-            "access": {"format": "%(message)s"},
+            "text": {"()": JsonFormatter} if json_lines else text,
+            "access": {"()": JsonFormatter} if json_lines else {"format": "%(message)s"},
         },
         "handlers": {
             "text": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "text",
-                "filters": ["secrets"],
+                "filters": ["secrets", "context"],
             },
             "access": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "access",
-                "filters": ["secrets"],
+                "filters": ["secrets", "context"],
             },
         },
         "loggers": {

@@ -12,14 +12,17 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from machinery import states
+from machinery import logs, states, tracing
 from machinery.callbacks import ForgedToken
 from machinery.catalog import pins
 from machinery.contracts import check_definition, services_for
+from machinery.credentials import MissingSecret, credential_headers, secret_header_names
 from machinery.engine import dry_run as dry_runs
 from machinery.engine.executor import (
+    ITEM_HEADER,
+    CallOptions,
     Listener,
     Listeners,
     RunState,
@@ -154,6 +157,10 @@ class Submission:
     callback_url: str | None = None
     durability: str | None = None  # None: the workflow's
     extra_listeners: list = field(default_factory=list)
+    # The trace the request continues (from its traceparent), and the request's id.
+    trace_id: str | None = None
+    parent_span_id: str | None = None
+    request_id: str | None = None
 
 
 def submit_event(runtime: Runtime, submission: Submission) -> dict:
@@ -179,6 +186,15 @@ def submit_event(runtime: Runtime, submission: Submission) -> dict:
         lease_s=runtime.lease_s,
         callback_url=submission.callback_url,
         durability=submission.durability or model.durability,
+        trace={
+            k: v
+            for k, v in (
+                ("trace_id", submission.trace_id),
+                ("parent_span_id", submission.parent_span_id),
+                ("request_id", submission.request_id),
+            )
+            if v
+        },
     )
     if not created:
         return replay(runtime, event, digest)
@@ -218,7 +234,17 @@ def drive(
     per_step = event.get("durability", STEP) == STEP
     recorder = EventRecorder(runtime, event_id, run, event["fence"], per_step=per_step)
     recorder.workflow = workflow
-    listener = Listeners([recorder, *runtime.listeners])
+    others = [*runtime.listeners, *(make(event) for make in runtime.event_listeners)]
+    others.append(StepLog())
+    sent = SentRequests()
+    trace_id = event.get("trace_id") or tracing.event_trace_id(event_id)
+    spans = runtime.telemetry.for_event(event, trace_id) if runtime.telemetry else None
+    if spans is not None:
+        others.append(spans)
+    listener = Listeners([sent, recorder, *others])
+    caller = traced_caller(
+        runtime, services, workflow, trace_id, event.get("request_id"), sent, spans
+    )
     cursor = as_cursor(as_path(event.get("cursor", 0)))
     state = RunState(states.RUNNING, cursor, event.get("running", event["data"]))
 
@@ -236,9 +262,15 @@ def drive(
         "limits": runtime.limits,
     }
     runtime.leases.hold(event_id)
+    context = logs.bind(
+        event_id=event_id,
+        workflow=event.get("workflow"),
+        trace_id=trace_id,
+        request_id=event.get("request_id"),
+    )
     try:
         if event.get("cancel_requested"):
-            return _cancel(runtime, recorder, state)
+            return _cancel(runtime, recorder, state, others)
         timer = (event.get("waiting") or {}).get("kind") == states.WAITING_FOR_TIME
         if previous == states.WAITING and not timer:
             return _overdue(runtime, event, workflow, services, state, listener, recorder)
@@ -258,17 +290,118 @@ def drive(
         }
         while not state.finished and state.status != states.WAITING:
             if recorder.cancel_requested:
-                return _cancel(runtime, recorder, state)
+                return _cancel(runtime, recorder, state, others)
             if runtime.stopping.is_set():
                 runtime.store.events.release(event_id, recorder.fence)
                 return None
-            state = advance(workflow, services, state, runtime.caller, listener, **first, **options)
+            state = advance(workflow, services, state, caller, listener, **first, **options)
             first = {}
     except LeaseLost:
         return None
     finally:
         runtime.leases.let_go(event_id)
+        logs.unbind(context)
+        if spans is not None:
+            spans.end()
     return _ended(recorder.waiting if state.status == states.WAITING else recorder.final)
+
+
+class SentRequests(Listener):
+    """Keeps what each step sent (its last attempt's headers, redacted, and body) on its record,
+    before the store hears of it; the store bounds its size."""
+
+    def __init__(self):
+        self.last: dict[tuple[int, str], dict] = {}
+
+    def note(self, step: tuple[int, str], headers, payload: dict, secret=frozenset()) -> None:
+        """What the call of `step` (its index, and its map item or "") sent."""
+        hidden = logs.SECRET_HEADERS | secret
+        shown = {
+            name: (logs.REDACTED if name.lower() in hidden else value)
+            for name, value in headers.items()
+        }
+        self.last[step] = {"headers": shown, "body": payload}
+
+    def on_step_end(self, record: dict, state: RunState) -> None:
+        if "construct" in record:  # a parallel's or a map's end: it sent nothing itself
+            return
+        sent = self.last.get((record["index"], record.get("instance") or ""))
+        if sent is not None:
+            record["request"] = sent
+
+    on_step_wait = on_step_end
+
+    def on_branch_step(self, record: dict) -> None:
+        self.on_step_end(record, None)
+
+
+class StepLog(Listener):
+    """One log line per step and per event end: what ran, how it ended; never data."""
+
+    def on_step_end(self, record: dict, state: RunState) -> None:
+        if "construct" in record:
+            return
+        error = record.get("error")
+        with logs.bound(step=record["index"], service=record["service"]):
+            if error:
+                log.warning(
+                    "Step failed (%s) after %.1f ms: %s",
+                    error["kind"],
+                    record.get("duration_ms") or 0.0,
+                    error["message"],
+                )
+            else:
+                log.info("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
+
+    def on_branch_step(self, record: dict) -> None:
+        self.on_step_end(record, None)
+
+    def on_event_end(self, state: RunState) -> None:
+        log.info("Event %s", state.status)
+
+
+def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, sent, spans=None):
+    """The runtime's caller, sending each call within the event's trace (a new span each
+    attempt, exported as a client span when OpenTelemetry is on) with the request's id and the
+    service's credentials (a step fails as missing_secret, its service not called, when the
+    secret is not set), and logging with the step and service bound."""
+    by_index = {call.index: call.service for call in workflow.calls}
+
+    def call(address: str, payload: dict, options: CallOptions):
+        headers = dict(options.headers)
+        if request_id:
+            headers[tracing.REQUEST_ID_HEADER] = request_id
+        step = headers.get("X-Machinery-Step")
+        index = int(step) if step and step.isdigit() else None
+        key = (index, headers.get(ITEM_HEADER, ""))  # a map's items call the same step
+        service = services.get(by_index.get(index))
+        traced = spans is not None and index is not None
+        span_id = spans.start_call(key, by_index[index], address) if traced else None
+        headers[tracing.TRACEPARENT_HEADER] = tracing.child_traceparent(trace_id, span_id)
+        auth = service.auth.spec() if service is not None and service.auth else None
+        with logs.bound(step=index, service=by_index.get(index)):
+            if auth:
+                try:
+                    headers.update(credential_headers(auth, runtime.secrets))
+                except MissingSecret as missing:
+                    if traced:
+                        spans.end_call(key, None, states.MISSING_SECRET)
+                    raise StepFailed(states.MISSING_SECRET, str(missing), sent=False) from None
+            if index is not None:
+                sent.note(key, headers, payload, secret_header_names(auth))
+            try:
+                status_code, answer = runtime.caller(
+                    address, payload, replace(options, headers=headers)
+                )
+            except StepFailed as failure:
+                if traced:
+                    spans.end_call(key, failure.status_code, f"{failure.kind}: {failure.message}")
+                raise
+            if traced:
+                spans.end_call(key, status_code, None)
+            return status_code, answer
+
+    return call
 
 
 def cancel_event(runtime: Runtime, event_id: str) -> dict:
@@ -501,7 +634,7 @@ def _overdue(runtime, event, workflow, services, state, listener, recorder) -> d
     return _ended(recorder.final)
 
 
-def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict | None:
+def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState, listeners) -> dict | None:
     ended = runtime.store.events.finish(
         recorder.event_id,
         recorder.fence,
@@ -514,7 +647,7 @@ def _cancel(runtime: Runtime, recorder: EventRecorder, state: RunState) -> dict 
     )
     if ended is not None:
         cancelled = RunState(states.CANCELLED, state.cursor, state.running)
-        for listener in runtime.listeners:
+        for listener in listeners:
             listener.on_event_end(cancelled)
     return _ended(ended)
 

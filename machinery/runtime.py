@@ -9,15 +9,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from machinery.callbacks import CallbackTokens
 from machinery.catalog import Catalog
 from machinery.config import CALLBACK_TIMEOUT_S, WEBHOOK_DEADLINE_S
+from machinery.credentials import Secrets
 from machinery.engine.addresses import AddressPolicy
 from machinery.engine.executor import Caller, Listener
 from machinery.engine.http import HttpCaller
 from machinery.language.model import Limits
 from machinery.leases import LeaseKeeper
+from machinery.metrics import QueueGauges, event_metrics
 from machinery.store import Store
 
 # post(address, body, headers) -> the 2xx status; raises StepFailed (see HttpCaller.post).
@@ -49,6 +52,14 @@ class Runtime:
     # How long a callback service's step waits for its result when the step sets no read timeout.
     callback_timeout_s: float = CALLBACK_TIMEOUT_S
     listeners: list[Listener] = field(default_factory=list)
+    # Listeners made for each event run, from the stored event (metrics: its workflow, its age).
+    event_listeners: list[Callable[[dict], Listener]] = field(default_factory=list)
+    # The queue's depth and age, as /metrics shows them.
+    queue: QueueGauges | None = None
+    # Where the secrets services' auth names are read from.
+    secrets: Secrets = field(default_factory=Secrets)
+    # OpenTelemetry spans (machinery/telemetry.py), when exported; None: off.
+    telemetry: Any = None
     sleep: Callable[[float], None] = time.sleep
     # Set when the process is stopping: events are given back between two steps.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -80,8 +91,14 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         retry_s=config.get("WEBHOOK_RETRY_S", 5.0),
         lease_s=config["CONNECT_TIMEOUT"] + 2 * config["READ_TIMEOUT"] + 10.0,
     )
+    telemetry = None
+    if config.get("OTEL_EXPORT") == "otlp":
+        from machinery.telemetry import Telemetry
+
+        telemetry = Telemetry()
     return Runtime(
         store=store,
+        telemetry=telemetry,
         caller=caller,
         policy=policy,
         catalog=Catalog(store),
@@ -94,6 +111,9 @@ def build_runtime(config: Mapping, store: Store, policy: AddressPolicy | None = 
         idempotency_wait_s=config.get("IDEMPOTENCY_WAIT_S", 60.0),
         webhooks=webhooks,
         post=caller.post,
+        event_listeners=[event_metrics],
+        queue=QueueGauges(lambda: store.events.queue()),
+        secrets=Secrets(config.get("SECRETS_DIR")),
         limits=limits_of(config),
     )
 

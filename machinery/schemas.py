@@ -8,6 +8,7 @@ from marshmallow import missing as missing_
 
 from machinery import states
 from machinery.config import MAX_PAGE, MAX_PAGE_SIZE
+from machinery.credentials import MissingSecret, auth_problems
 from machinery.engine.addresses import RefusedAddress
 from machinery.graph.render import FORMATS
 from machinery.language.parse import (
@@ -199,6 +200,29 @@ class ServiceIn(_Typed):
     )
     timeout = TimeoutField()
     retry = fields.Nested(RetrySchema)
+    auth = fields.Dict(
+        metadata={
+            "description": 'How the service is authenticated: {"type": "bearer", "secret": '
+            '"<name>"}, {"type": "header", "name": "X-Api-Key", "secret": "<name>"} or '
+            '{"type": "basic", "username": "<user>", "secret": "<name>"}; the secret is read by '
+            "name from MACHINERY_SECRET_<NAME> or MACHINERY_SECRETS_DIR/<name>, never stored"
+        }
+    )
+
+    @validates_schema
+    def _auth_can_be_sent(self, data, **kwargs):
+        auth = data.get("auth")
+        if auth is None:
+            return
+        problems = auth_problems(auth)
+        if problems:
+            raise ValidationError({"auth": problems})
+        secrets = current_app.extensions["machinery.runtime"].secrets
+        if not secrets.has(auth["secret"]):
+            raise ValidationError(
+                f"Machinery cannot authenticate to this service: {MissingSecret(auth['secret'])}.",
+                "auth",
+            )
 
     @validates_schema
     def _callbacks_can_be_made(self, data, **kwargs):
@@ -327,6 +351,7 @@ class ServiceOut(Schema):
     mode = fields.String()
     timeout = fields.Raw()
     retry = fields.Dict()
+    auth = fields.Dict(metadata={"description": "How it is authenticated: names, never values"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -604,6 +629,16 @@ class EventOut(Schema):
     webhook = fields.Nested(
         WebhookOut, metadata={"description": "The delivery of the event's end to callback_url"}
     )
+    trace_id = fields.String(
+        metadata={"description": "The W3C trace the event continues (from its traceparent)"}
+    )
+    request_id = fields.String(metadata={"description": "The X-Request-Id that sent it"})
+
+
+class StepRequestOut(Schema):
+    headers = fields.Dict(metadata={"description": "The headers sent, credentials redacted"})
+    body = fields.Dict(allow_none=True, metadata={"description": "The JSON body sent"})
+    body_omitted = fields.Dict(metadata={"description": "The body's size, when too large to keep"})
 
 
 class AttemptOut(Schema):
@@ -633,6 +668,9 @@ class StepOut(Schema):
     outputs = fields.Dict(allow_none=True)
     error = fields.Dict(allow_none=True)
     attempts = fields.List(fields.Nested(AttemptOut))
+    request = fields.Nested(
+        StepRequestOut, metadata={"description": "What the step sent (its last attempt)"}
+    )
 
 
 class EventDetailOut(EventOut):

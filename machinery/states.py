@@ -35,6 +35,10 @@ INTERRUPTED = "interrupted"
 # is not one.
 INVALID_DATA = "invalid_data"
 
+# A secret a service's auth names is not set (MACHINERY_SECRET_<NAME>, MACHINERY_SECRETS_DIR): the
+# service is not called.
+MISSING_SECRET = "missing_secret"
+
 FAILURE_KINDS = (
     CONNECTION_ERROR,
     TIMEOUT,
@@ -47,4 +51,5 @@ FAILURE_KINDS = (
     CALLBACK_UNAVAILABLE,
     INTERRUPTED,
     INVALID_DATA,
+    MISSING_SECRET,
 )

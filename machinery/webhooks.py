@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from machinery import states
 from machinery.engine.failures import StepFailed
 from machinery.language.model import RetryPolicy
+from machinery.metrics import count_webhook_attempt
 from machinery.orchestrator import describe
 from machinery.runtime import Runtime, WebhookPolicy
 from machinery.signatures import HEADER, sign
@@ -42,6 +43,8 @@ ENVELOPE_FIELDS = (
     "cancel_requested",
     "callback_url",
     "durability",
+    "trace_id",
+    "request_id",
 )
 ERROR_FIELDS = (
     "step",
@@ -93,7 +96,10 @@ def deliver_next(runtime: Runtime) -> bool:
     attempt, failure = attempt_delivery(runtime, event, number)
     outcome = after_attempt(policy, number, failure, time.time(), deadline)
     attempts = [*delivery.get("attempts", []), attempt]
-    if not deliveries.record(event["id"], token, attempts, outcome):
+    recorded = deliveries.record(event["id"], token, attempts, outcome)
+    if recorded:
+        count_webhook_attempt(outcome["status"])
+    if not recorded:
         log.info("Webhook of event %s: claim lost (taken over, or redriven)", event["id"])
     elif failure is not None and outcome["status"] == FAILED:
         log.warning(

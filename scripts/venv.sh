@@ -2,7 +2,7 @@
 # installs changed.  Usage: ensure_venv <pip install arguments...>
 ensure_venv() {
   local digest stamp
-  digest=$(cat setup.py requirements*.txt | sha1sum | cut -c1-12)
+  digest=$(cat setup.py pyproject.toml requirements*.txt | sha1sum | cut -c1-12)
   stamp=".venv/.installed-$(echo "$*" | tr -c 'a-z0-9' '_')-$digest"
   if [[ ! -f "$stamp" ]]; then
     echo "Installing into .venv: $* ..."

@@ -190,3 +190,24 @@ def test_events_are_kept_at_least_as_long_as_their_webhooks_are_tried():
     assert (
         Settings.from_environment({"MACHINERY_EVENT_RETENTION_DAYS": "1"}).event_retention_days == 1
     )
+
+
+def test_the_operations_settings_are_read_and_checked():
+    from machinery.config import Settings, SettingsError
+
+    settings = Settings.from_environment(
+        {
+            "MACHINERY_LOG_FORMAT": "JSON",
+            "MACHINERY_SECRETS_DIR": "/run/secrets",
+            "MACHINERY_METRICS_PORT": "9100",
+        }
+    )
+    assert settings.log_format == "json"
+    assert settings.app_config()["SECRETS_DIR"] == "/run/secrets"
+    assert settings.metrics_port == 9100 and settings.metrics_host == "127.0.0.1"
+    try:
+        Settings.from_environment({"MACHINERY_LOG_FORMAT": "xml", "MACHINERY_METRICS_PORT": "0"})
+    except SettingsError as error:
+        assert [p[0] for p in error.problems] == ["MACHINERY_METRICS_PORT", "MACHINERY_LOG_FORMAT"]
+    else:
+        raise AssertionError("bad settings were accepted")

@@ -79,7 +79,7 @@ def test_the_configuration_writes_machinery_records_at_the_level_through_the_fil
     assert config["root"]["level"] == "INFO"
     assert config["loggers"]["gunicorn.error"]["level"] == "INFO"
     for handler in config["handlers"].values():
-        assert handler["filters"] == ["secrets"]
+        assert handler["filters"][0] == "secrets"
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactSecrets())

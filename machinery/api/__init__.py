@@ -4,7 +4,7 @@ from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import UnsupportedMediaType
 
-from machinery.api import callbacks, events, health, services, workflows
+from machinery.api import callbacks, events, health, metrics, services, workflows
 from machinery.api.connections import discard_unread_body
 from machinery.errors import InvalidData
 from machinery.schemas import ErrorOut
@@ -22,7 +22,7 @@ class MachineryApi(Api):
 
 def register_api(app: Flask) -> Api:
     api = MachineryApi(app, spec_kwargs={"info": {"description": "Workflows of HTTP services."}})
-    for module in (health, services, workflows, events, callbacks):
+    for module in (health, services, workflows, events, callbacks, metrics):
         api.register_blueprint(module.blp)
     app.before_request(refuse_unknown_query_parameters)
     app.before_request(require_json_body)

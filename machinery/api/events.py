@@ -10,6 +10,11 @@ from machinery.api.blueprint import Blueprint
 from machinery.api.context import runtime, store
 from machinery.api.graphs import GRAPH_CONTENT, answer_graph
 from machinery.api.paging import page, page_request
+from machinery.api.request_ids import (
+    current_parent_span_id,
+    current_request_id,
+    current_trace_id,
+)
 from machinery.engine.addresses import RefusedAddress
 from machinery.errors import InvalidData, PayloadTooLarge
 from machinery.graph.sources import event_graph
@@ -146,6 +151,9 @@ def run(ref: str, body: dict, headers: dict, args: dict):
         asynchronous=asynchronous,
         callback_url=callback_url,
         durability=args.get("durability") or options.get("durability"),
+        trace_id=current_trace_id(),
+        parent_span_id=current_parent_span_id(),
+        request_id=current_request_id(),
     )
     event = submit_event(runtime(), submission)
     return event, *event_status(event)

@@ -69,6 +69,8 @@ __all__ = [
 CALLBACK = "callback"
 # The header that gives a callback service the URL to post its result to.
 CALLBACK_HEADER = "X-Machinery-Callback-Url"
+# The header naming the item of a map a call is made for (its position; "3_0" in a map in a map).
+ITEM_HEADER = "X-Machinery-Item"
 
 
 @dataclass(frozen=True)
@@ -297,12 +299,15 @@ def request_headers(event_id: str, index: int, instance: str = "") -> dict[str, 
     span each attempt)."""
     trace_id = (event_id + "0" * 32)[:32] if event_id else secrets.token_hex(16)
     key = f"{event_id}-{index}" + (f"-{instance}" if instance else "")
-    return {
+    headers = {
         "Idempotency-Key": key,
         "X-Machinery-Event-Id": event_id,
         "X-Machinery-Step": str(index),
         "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
     }
+    if instance:
+        headers[ITEM_HEADER] = instance
+    return headers
 
 
 def step_payload(call: Call, service: Service, running: dict) -> dict:

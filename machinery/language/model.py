@@ -140,6 +140,20 @@ Timeout = tuple[float | None, float | None]  # (connect, read); None: the caller
 
 
 @dataclass(frozen=True)
+class ServiceAuth:
+    """How a service is authenticated: a secret, by name, sent as a bearer token, in a header
+    of its own (`name`) or with basic authentication (`username`)."""
+
+    type: str
+    secret: str
+    name: str | None = None
+    username: str | None = None
+
+    def spec(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Service:
     """A registered service, at one version."""
 
@@ -154,6 +168,7 @@ class Service:
     # "request": its answer is the step's result; "callback": it acknowledges the call, and
     # posts the result later to the callback URL it was given.
     mode: str = "request"
+    auth: ServiceAuth | None = None
 
     def input(self, name: str) -> Field | None:
         return next((f for f in self.inputs if f.name == name), None)

@@ -47,6 +47,7 @@ from machinery.language.model import (
     Ref,
     RetryPolicy,
     Service,
+    ServiceAuth,
     Source,
     Timeout,
     Wait,
@@ -484,6 +485,7 @@ def parse_service(raw: Mapping) -> Service:
         retry=RetryPolicy.from_spec(raw.get("retry")),
         idempotent=bool(raw.get("idempotent")),
         mode=raw.get("mode") or "request",
+        auth=ServiceAuth(**raw["auth"]) if raw.get("auth") else None,
     )
 
 

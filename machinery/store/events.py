@@ -69,6 +69,7 @@ class EventRepository:
         lease_s: float = 30.0,
         callback_url: str | None = None,
         durability: str = "step",
+        trace: dict | None = None,
     ) -> tuple[dict, bool]:
         """Store a new event for the workflow and its data: (event, True).
 
@@ -103,6 +104,8 @@ class EventRepository:
             "lease_owner": owner,
             "lease_until": time.time() + lease_s if owner else 0.0,
         }
+        if trace:  # the trace id it continues, the request id that sent it
+            document.update(trace)
         if callback_url is not None:
             document["callback_url"] = callback_url
             document["webhook"] = armed_delivery()  # due once the end is stored
@@ -491,6 +494,14 @@ class EventRepository:
             query["status"] = status
         return read_page(self.collection, query, request, NEWEST_FIRST, _summary())
 
+    def queue(self) -> tuple[int, datetime | None]:
+        """How many events are queued, and when the oldest of them was accepted (None: none is);
+        the (status, acked_at, _id) index serves both."""
+        queued = {"status": states.QUEUED}
+        depth = self.collection.count_documents(queued)
+        oldest = self.collection.find_one(queued, {"acked_at": 1}, sort=[("acked_at", 1)])
+        return depth, (oldest or {}).get("acked_at")
+
     @staticmethod
     def cursor_up_to(moment: datetime) -> str:
         """A cursor of the listing (newest first) at the events accepted at or before `moment`."""
@@ -577,7 +588,14 @@ def _durably(write):
 
 def bounded(record: dict, limit: int) -> dict:
     """A step's record as its event keeps it: its answer, or, when the answer is larger than
-    `limit` bytes of JSON, only that size (the running data keeps the declared outputs)."""
+    `limit` bytes of JSON, only that size (the running data keeps the declared outputs); the
+    same for the body of the request the step sent."""
+    request = record.get("request")
+    if request is not None and request.get("body") is not None:
+        sent = len(json.dumps(request["body"], separators=(",", ":"), default=str))
+        if sent > limit:
+            omitted = {"bytes": sent, "limit": limit}
+            record = {**record, "request": {**request, "body": None, "body_omitted": omitted}}
     outputs = record.get("outputs")
     if outputs is None:
         return record

@@ -69,6 +69,7 @@ ROUTES = [
     ),
     ("GET", "/e", None, "consumer", 200),
     ("GET", "/e/{event_id}", None, "consumer", 200),
+    ("GET", "/metrics", None, "management", 200),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, *_ in ROUTES]
 

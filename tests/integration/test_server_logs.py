@@ -102,3 +102,37 @@ def test_a_refused_request_is_logged_at_info_with_its_method_path_and_reason(api
     assert lines, output[-3000:]
     assert "INFO" in lines[0]
     assert "Refused GET /w: 401 An API key is required." in lines[0]
+
+
+@pytest.fixture(scope="module")
+def api_logging_json(logs, mongo_uri):
+    """The same, writing JSON lines (as the image does)."""
+    process, url = keyed_api(logs, mongo_uri, "api-logs-json", MACHINERY_LOG_FORMAT="json")
+    yield process, url
+    process.stop()
+
+
+def test_json_lines_carry_the_request_id_and_no_secret(api_logging_json):
+    import json
+
+    process, url = api_logging_json
+    key = secret()
+    request_id = "req-" + uuid.uuid4().hex[:12]
+    response = requests.get(
+        f"{url}/s", headers={"Authorization": f"Bearer {key}", "X-Request-Id": request_id}
+    )
+    assert response.status_code == 401
+    assert response.headers["X-Request-Id"] == request_id
+    # The access line is written once the answer is sent: wait for it.
+    access = '"logger": "gunicorn.access", "process": '
+    for _ in range(100):
+        output = process.log.read_text(errors="replace")
+        lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        about = [line for line in lines if line.get("request_id") == request_id]
+        if any(line["logger"] == "gunicorn.access" for line in about):
+            break
+        time.sleep(0.05)
+    assert access in output
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert {line["logger"] for line in about} == {"machinery.auth", "gunicorn.access"}, about
+    assert key not in output
