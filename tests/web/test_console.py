@@ -298,3 +298,16 @@ def test_configured_secrets_sign_sessions(services):
     assert app.secret_key == "new-secret-0123456789"
     assert app.config["SECRET_KEY_FALLBACKS"] == ["old-secret-0123456789"]
     app.extensions["machinery.store"].connection.close()
+
+
+def test_the_workflow_page_diffs_two_versions(client, example):
+    replaced = workflow(services=["upper", "reverse"], outputs=[field("message")])
+    assert client.put("/w/process-text", json=replaced).status_code == 200
+    html = client.get("/ui/workflows/process-text").get_data(as_text=True)
+    assert '<span class="removed">-    &#34;space-counter&#34;</span>' in html
+    assert "--- version 1" in html and "+++ version 2" in html
+    same = client.get("/ui/workflows/process-text?from=2&to=2").get_data(as_text=True)
+    assert "The two versions are the same." in same
+    assert client.get("/ui/workflows/process-text?from=9").status_code == 422
+    older = client.get("/ui/workflows/process-text?version=1").get_data(as_text=True)
+    assert 'data-node="step-2"' in older
