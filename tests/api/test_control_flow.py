@@ -132,6 +132,16 @@ def test_a_map_item_is_sent_with_an_idempotency_key_of_its_own(client, services,
         if "stock" in address
     ]
     assert sorted(keys) == [f"{event['event_id']}-1-0", f"{event['event_id']}-1-1"]
+    items = [
+        options.headers["X-Machinery-Item"]
+        for (address, _), options in zip(services.calls, services.options, strict=True)
+        if "stock" in address
+    ]
+    assert sorted(items) == ["0", "1"]
+    # each item's step record keeps the request that item's call sent
+    steps = client.get(f"/e/{event['event_id']}").json["steps"]
+    sent = {s["instance"]: s["request"]["body"] for s in steps if s["service"] == "stock"}
+    assert sent == {"0": {"item": {"sku": "a"}}, "1": {"item": {"sku": "b"}}}
 
 
 def test_a_catch_recovers_from_a_refused_payment(client, services, shop):
