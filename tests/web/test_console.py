@@ -311,3 +311,28 @@ def test_the_workflow_page_diffs_two_versions(client, example):
     assert client.get("/ui/workflows/process-text?from=9").status_code == 422
     older = client.get("/ui/workflows/process-text?version=1").get_data(as_text=True)
     assert 'data-node="step-2"' in older
+
+
+def test_an_event_page_shows_where_each_nested_step_ran_and_what_it_sent(client, services):
+    register_example(client, services)
+    definition = workflow(
+        "shout-words",
+        services=[
+            {
+                "map": {
+                    "items": "words",
+                    "as": "word",
+                    "steps": [{"service": "upper", "input": {"message": "word"}}],
+                    "collect": "message",
+                    "output": "shouted",
+                }
+            }
+        ],
+        inputs=[field("words", "array")],
+    )
+    assert client.post("/w", json=definition).status_code == 201
+    event = client.post("/e/shout-words", json={"words": ["a", "b"]}).json
+    html = client.get(f"/ui/events/{event['event_id']}").get_data(as_text=True)
+    assert "at <code>services[0].map.steps[0]</code> · item 0" in html
+    assert "item 1" in html
+    assert "Request</p>" in html
