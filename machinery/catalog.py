@@ -5,9 +5,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from machinery.errors import Conflict
+from machinery.errors import Conflict, NotFound
 from machinery.language.model import Service, Workflow
-from machinery.language.parse import parse_service, parse_workflow
+from machinery.language.parse import DefinitionError, parse_service, parse_workflow
+from machinery.language.subworkflows import attach_callees
 from machinery.store import Store
 
 
@@ -21,14 +22,27 @@ class Catalog:
         self._lock = threading.Lock()
 
     def workflow(self, document: dict) -> Workflow:
-        """The model of a stored workflow document (the current one, or a version)."""
+        """The model of a stored workflow document (the current one, or a version), with the
+        workflows it calls (at the versions pinned when it was saved)."""
         key = ("w", document["id"], document.get("version"))
-        return self._remember(key, document, parse_workflow)
+        return self._remember(key, document, self._with_callees)
 
-    @staticmethod
-    def parse_unsaved(document: dict) -> Workflow:
+    def parse_unsaved(self, document: dict) -> Workflow:
         """The model of a definition that is not stored (a dry run's): not cached."""
-        return parse_workflow(document)
+        return self._with_callees(document)
+
+    def _with_callees(self, document: Mapping) -> Workflow:
+        model = parse_workflow(document)
+        try:
+            return attach_callees(model, self._load)
+        except DefinitionError as error:
+            raise Conflict(f"{error.place}: {error}") from None
+
+    def _load(self, name: str, version: int | None):
+        try:
+            return self.store.workflows.get(name, version)
+        except NotFound:
+            return None
 
     def service(self, document: dict) -> Service:
         key = ("s", document["id"], document.get("version"))

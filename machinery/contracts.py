@@ -7,24 +7,45 @@ definition is checked against every workflow that calls it before it replaces th
 from collections.abc import Mapping
 
 from machinery.engine.checker import INVALID, Analysis, check_workflow
-from machinery.errors import Conflict, InvalidData
+from machinery.errors import Conflict, InvalidData, NotFound
 from machinery.language.model import NO_LIMITS, Limits
 from machinery.language.parse import (
     DefinitionError,
     parse_service,
     parse_workflow,
+    pin_subworkflows,
     service_names,
+    subworkflow_refs,
 )
+from machinery.language.subworkflows import Load, attach_callees
 from machinery.store import Store
 
 
+def workflow_loader(store: Store) -> Load:
+    """How sub-workflows are found: by name, at a version (None: the current one)."""
+
+    def load(name: str, version: int | None):
+        try:
+            return store.workflows.get(name, version)
+        except NotFound:
+            return None
+
+    return load
+
+
 def analyse(
-    workflow: Mapping, services: Mapping[str, Mapping], limits: Limits = NO_LIMITS
+    workflow: Mapping,
+    services: Mapping[str, Mapping],
+    limits: Limits = NO_LIMITS,
+    load: Load | None = None,
 ) -> Analysis:
     """The flow analysis of a workflow definition against service definitions (documents),
-    within the control-flow limits given (none: a stored definition, checked when saved)."""
+    within the control-flow limits given (none: a stored definition, checked when saved), its
+    sub-workflows found by `load`."""
     try:
         model = parse_workflow(workflow, limits)
+        if load is not None:
+            model = attach_callees(model, load)
     except DefinitionError as error:
         analysis = Analysis()
         analysis.problems.append({"code": INVALID, "message": str(error), "place": error.place})
@@ -32,9 +53,38 @@ def analyse(
     return check_workflow(model, {name: parse_service(doc) for name, doc in services.items()})
 
 
+def callee_documents(store: Store, workflow: Mapping) -> list[dict]:
+    """The workflows a workflow calls, through any chain of calls, once each; Conflict naming
+    every one that is not registered."""
+    load = workflow_loader(store)
+    found: dict = {}
+    missing: set[str] = set()
+    pending = list(subworkflow_refs(workflow["services"]))
+    while pending:
+        name, version = pending.pop(0)
+        if (name, version) in found or name == workflow.get("name"):
+            continue
+        document = load(name, version)
+        if document is None:
+            missing.add(name if version is None else f"{name} (version {version})")
+            continue
+        found[(name, version)] = document
+        pending.extend(subworkflow_refs(document["services"]))
+    if missing:
+        listed = ", ".join(sorted(missing))
+        raise Conflict(
+            f"These workflows are not registered: {listed}. Register them with POST /w first.",
+            missing_workflows=sorted(missing),
+        )
+    return list(found.values())
+
+
 def services_for(store: Store, workflow: dict) -> dict[str, dict]:
-    """The registered services a workflow calls, by name; Conflict naming every missing one."""
+    """The registered services a workflow calls, its sub-workflows' included, by name;
+    Conflict naming every missing one."""
     names = service_names(workflow["services"])
+    for callee in callee_documents(store, workflow):
+        names += service_names(callee["services"])
     registered = store.services.by_names(names)
     missing = sorted(set(names) - set(registered))
     if missing:
@@ -50,8 +100,12 @@ def check_definition(
     store: Store, workflow: dict, services: dict | None = None, limits: Limits = NO_LIMITS
 ) -> Analysis:
     """The flow analysis of a workflow definition; InvalidData (422) when its data cannot flow
-    or it passes the limits."""
-    analysis = analyse(workflow, services or services_for(store, workflow), limits)
+    or it passes the limits. A sub-workflow step that names no version is given the current
+    one: an event runs the version the calling workflow was checked with."""
+    load = workflow_loader(store)
+    pin_subworkflows(workflow["services"], lambda name: (load(name, None) or {}).get("version"))
+    services = services or services_for(store, workflow)
+    analysis = analyse(workflow, services, limits, load)
     if analysis.problems:
         count = len(analysis.problems)
         first = analysis.problems[0]
@@ -71,8 +125,9 @@ def service_impact(store: Store, name: str, proposed: dict) -> dict:
     affected = []
     for workflow in store.workflows.using(name):
         services = services_for(store, workflow)
-        before = analyse(workflow, services)
-        after = analyse(workflow, {**services, name: {**proposed, "name": name}})
+        load = workflow_loader(store)
+        before = analyse(workflow, services, load=load)
+        after = analyse(workflow, {**services, name: {**proposed, "name": name}}, load=load)
         broken = [p for p in after.problems if p["message"] not in _messages(before.problems)]
         lost = [
             warning

@@ -38,6 +38,7 @@ from machinery.engine.executor import (
 from machinery.errors import Conflict, Forbidden, Gone, InvalidData, NotFound
 from machinery.language.model import Workflow, call_settings
 from machinery.language.parse import fields_of
+from machinery.language.subworkflows import callees
 from machinery.language.types import check_fields
 from machinery.runtime import Runtime
 from machinery.store.documents import now
@@ -589,7 +590,8 @@ def dry_run(
 
 def _repeatable(workflow: Workflow, services) -> bool:
     """Whether every call of the workflow may be made again (durability "event" after a crash)."""
-    return all(call_settings(c, services[c.service]).repeatable for c in workflow.calls)
+    calls = [*workflow.calls, *(c for callee in callees(workflow) for c in callee.calls)]
+    return all(call_settings(c, services[c.service]).repeatable for c in calls)
 
 
 def _interrupted(workflow, services, state, listener, recorder) -> dict | None:

@@ -568,7 +568,10 @@ class StepFailureOut(Schema):
     place = fields.String(
         metadata={"description": "Where the failed step is written, when nested or a construct"}
     )
-    within = fields.String(metadata={"description": "The parallel or map it failed inside"})
+    within = fields.String(
+        metadata={"description": "The parallel, map or sub-workflow step it failed inside"}
+    )
+    workflow = fields.String(metadata={"description": "The sub-workflow whose step failed"})
     instance = fields.String(metadata={"description": "The map item (by position) it ran for"})
 
 
@@ -658,6 +661,7 @@ class StepOut(Schema):
     )
     instance = fields.String(metadata={"description": "The map item (by position) it ran for"})
     caught = fields.Boolean(metadata={"description": "A catch took its failure"})
+    workflow = fields.String(metadata={"description": "The sub-workflow the step belongs to"})
     run = fields.Integer(metadata={"description": "The run of the event (0, then each redrive)"})
     service = fields.String()
     service_version = fields.Integer()

@@ -57,6 +57,7 @@ ERROR_FIELDS = (
     "place",
     "within",
     "instance",
+    "workflow",
 )
 # The longest wait between two attempts.
 LONGEST_WAIT_S = 3600.0

@@ -5,7 +5,7 @@ from machinery.api.context import runtime, store
 from machinery.api.graphs import GRAPH_CONTENT, answer_graph
 from machinery.api.paging import page, page_request
 from machinery.api.services import check_name
-from machinery.contracts import analyse, check_definition, service_names
+from machinery.contracts import analyse, check_definition, service_names, workflow_loader
 from machinery.graph.sources import workflow_graph
 from machinery.orchestrator import dry_run
 from machinery.schemas import (
@@ -82,7 +82,7 @@ def get_lineage(args, ref):
     """Show where each step input and each workflow output takes its value from."""
     workflow = store().workflows.get(ref, args.get("version"))
     services = store().services.by_names(service_names(workflow["services"]))
-    lineage = analyse(workflow, services).lineage
+    lineage = analyse(workflow, services, load=workflow_loader(store())).lineage
     return {"workflow": workflow["name"], "version": workflow["version"], **lineage}
 
 

@@ -31,6 +31,7 @@ from machinery.language.model import (
     Ref,
     Service,
     Source,
+    SubWorkflow,
     Wait,
     Workflow,
     blocks_of,
@@ -83,6 +84,8 @@ def describe(origin: dict) -> str:
         return f"the map at {origin['place']}" + (" (its item)" if origin.get("item") else "")
     if source == "catch":
         return f"the error caught at {origin['place']}"
+    if source == "workflow":
+        return f"output {origin['field']!r} of workflow {origin['workflow']} ({origin['place']})"
     if source == "object":
         return "the object built"
     if source == "array":
@@ -598,6 +601,82 @@ class _Walk:
                 found=known.type,
                 place=wait.place,
             )
+
+    @visit.register
+    def _subworkflow(self, node: SubWorkflow) -> None:
+        callee = node.callee
+        where = f"Workflow {node.workflow!r} at {node.place}"
+        if callee is None:
+            self._problem(
+                INVALID,
+                f"{where}: the workflow it calls is not known here.",
+                place=node.place,
+            )
+            return
+        lineage = {"place": node.place, "workflow": node.workflow, "inputs": {}}
+        self.analysis.lineage.setdefault("workflows", []).append(lineage)
+        declared = {f.name: f for f in callee.inputs}
+        for unknown in sorted(set(node.input_map) - set(declared)):
+            self._problem(
+                UNKNOWN_INPUT,
+                f"{where}: the input mapping names {unknown!r}, which {node.workflow} does not "
+                f"take (it takes: {', '.join(declared) or 'nothing'}).",
+                place=node.place,
+                field=unknown,
+            )
+        for name, spec in declared.items():
+            source = node.input_map.get(name, Ref((name,)))
+            context = {"place": node.place, "workflow": node.workflow, "field": name}
+            lineage["inputs"][name] = self._feed(where, f"input {name!r}", spec, source, context)
+        self._runs_whole(node, callee)
+        outputs = {f.name: f for f in callee.outputs}
+        origin = {"from": "workflow", "place": node.place, "workflow": node.workflow}
+        if node.output_map is None:
+            for output in outputs.values():
+                known = Known(output.type, {**origin, "field": output.name}, not output.required)
+                self.known[output.name] = replace(known, spec=output)
+            return
+        for target, path in node.output_map.items():
+            text = format_path(path)
+            spec = outputs.get(path[0])
+            inner, broken = descend(spec, path) if spec else (None, None)
+            if spec is None or broken:
+                why = broken or (
+                    f"{node.workflow} declares no output {path[0]!r} (it declares: "
+                    f"{', '.join(outputs) or 'nothing'})"
+                )
+                self._problem(
+                    IMPOSSIBLE_PATH,
+                    f"{where}: output {target!r} maps {text!r}, which cannot exist: {why}.",
+                    place=node.place,
+                    field=target,
+                    source=text,
+                )
+                continue
+            optional = not spec.required or _may_be_absent(spec, path)
+            self.known[target] = Known(
+                inner and inner.type, {**origin, "field": text}, optional, spec=inner
+            )
+
+    def _runs_whole(self, node: SubWorkflow, callee: Workflow) -> None:
+        """A sub-workflow runs as one step, holding a thread: no wait, no callback service."""
+        pending = list(callee.steps)
+        while pending:
+            inner = pending.pop(0)
+            pending.extend(n for _, block in blocks_of(inner) for n in block)
+            if isinstance(inner, SubWorkflow) and inner.callee is not None:
+                pending.extend(inner.callee.steps)
+            waits = isinstance(inner, Wait)
+            service = self.services.get(inner.service) if isinstance(inner, Call) else None
+            callback = service is not None and service.mode == "callback"
+            if waits or callback:
+                what = "a wait" if waits else f"callback service {inner.service!r}"
+                self._problem(
+                    INVALID,
+                    f"Workflow {node.workflow!r} at {node.place}: it holds {what} (at "
+                    f"{inner.place}), which cannot run inside a sub-workflow, run as one step.",
+                    place=node.place,
+                )
 
     def _holds_no_waits(self, node) -> None:
         """What cannot run in a parallel's branch or a map's item: a wait, a callback service."""

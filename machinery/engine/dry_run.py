@@ -4,9 +4,16 @@ so a workflow runs with no service called and nothing stored (and no wait waited
 from collections.abc import Mapping
 
 from machinery import states
-from machinery.engine.executor import Listener, RunState, StepFailed, run_to_end, start
+from machinery.engine.executor import (
+    ITEM_HEADER,
+    Listener,
+    RunState,
+    StepFailed,
+    run_to_end,
+    start,
+)
 from machinery.errors import InvalidData
-from machinery.language.model import Choice, Field, Service, Workflow, blocks_of
+from machinery.language.model import Choice, Field, Service, SubWorkflow, Workflow, blocks_of
 
 _SAMPLES = {"int": 1, "float": 1.5, "bool": True, "object": {}, "array": []}
 
@@ -36,15 +43,29 @@ class SampleCaller:
     """
 
     def __init__(self, workflow: Workflow, services: Mapping[str, Service], supplied: dict):
-        self.calls_by_index = {call.index: call for call in workflow.calls}
+        self.workflow = workflow
         self.services = services
         self.supplied = supplied
         self.calls: list[dict] = []
 
+    def _call_of(self, index: int, item: str):
+        """The call a step's headers name: its index in the workflow whose steps it is (a
+        sub-workflow's, when its item names one: `w0`)."""
+        model = self.workflow
+        for part in item.split("_") if item else ():
+            if part.startswith("w") and part[1:].isdigit():
+                number = int(part[1:])
+                model = next(
+                    n.callee
+                    for n in _nodes(model.steps)
+                    if isinstance(n, SubWorkflow) and n.number == number
+                )
+        return next(call for call in model.calls if call.index == index)
+
     def __call__(self, address: str, payload: dict, options) -> tuple[int, dict]:
-        # The step from the executor's header (a retried step is called again).
+        # The step from the executor's headers (a retried step is called again).
         index = int(options.headers["X-Machinery-Step"])
-        call = self.calls_by_index[index]
+        call = self._call_of(index, options.headers.get(ITEM_HEADER, ""))
         answer = self._supplied(index, call.service)
         sampled = answer is None
         if sampled:

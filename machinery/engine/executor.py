@@ -42,6 +42,7 @@ from machinery.language.model import (
     Parallel,
     Ref,
     Service,
+    SubWorkflow,
     Wait,
     Workflow,
     blocks_of,
@@ -571,6 +572,8 @@ class _Run:
         """A parallel's branches, or a map's items, each run to its end; the state after all.
         Resumed after a crash (`may_have_been_sent`), the calls recorded in this run are not
         made again, and one without a record is made only where that is safe."""
+        if isinstance(node, SubWorkflow):
+            return self.call_workflow(node, path, running, may_have_been_sent)
         if isinstance(node, Parallel):
             runs = [(branch, dict(running), self.instance) for branch in node.branches]
         else:
@@ -623,6 +626,48 @@ class _Run:
         # were told as they ended).
         return self.told(_construct_record(node), self.state_after(path, merged))
 
+    def call_workflow(self, node: SubWorkflow, path, running, resumed) -> RunState:
+        """Run the workflow a step calls on the inputs mapped to it, as one step; merge its
+        outputs (or those the step maps), or fail with its failure."""
+        callee = node.callee
+        data = {}
+        for spec in callee.inputs:
+            source = node.input_map.get(spec.name) or Ref((spec.name,))
+            try:
+                data[spec.name] = evaluate(source, running)
+            except Missing as missing:
+                if not spec.required:
+                    continue
+                failure = StepFailed(
+                    states.MISSING_INPUT,
+                    f"input {spec.name!r} of workflow {node.workflow!r} is required, but "
+                    f"{missing.args[0]!r} is not in the running data.",
+                )
+                return self.fail(path, _failure_error(failure, node), running)
+            except FunctionError as error:
+                failure = StepFailed(
+                    states.INVALID_DATA,
+                    f"input {spec.name!r} of workflow {node.workflow!r} cannot be computed: "
+                    f"{error}",
+                )
+                return self.fail(path, _failure_error(failure, node), running)
+        prefix = f"{self.instance}_" if self.instance else ""
+        (ended,) = self.run_all(node, [(callee, data, f"{prefix}w{node.number}")], resumed=resumed)
+        if ended.status == states.FAILED:
+            error = {**ended.error, "within": node.place, "workflow": node.workflow}
+            return self.fail(path, error, running)
+        outputs = ended.outputs or {}
+        merged = dict(running)
+        if node.output_map is None:
+            merged.update({f.name: outputs[f.name] for f in callee.outputs if f.name in outputs})
+        else:
+            for name, source in node.output_map.items():
+                try:
+                    merged[name] = resolve(outputs, source)
+                except Missing:
+                    merged.pop(name, None)
+        return self.told(_construct_record(node), self.state_after(path, merged))
+
     def run_all(self, node, runs, resumed: bool = False) -> list[RunState]:
         """Run each block on its data at once (at most the node's max_concurrency together); when
         one fails, the others stop before their next step."""
@@ -630,8 +675,12 @@ class _Run:
         lock = threading.Lock()
 
         def run_one(block, data, instance) -> RunState:
-            inner = Workflow(self.workflow.name, steps=block)
-            listener = _BranchListener(self.listener, lock)
+            # a block of this workflow's, or the workflow a step calls
+            if isinstance(block, Workflow):
+                inner, called = block, block.name
+            else:
+                inner, called = Workflow(self.workflow.name, steps=block), None
+            listener = _BranchListener(self.listener, lock, called)
             state = RunState(states.RUNNING, 0, data)
             while not state.finished:
                 if stop.is_set():
@@ -660,6 +709,8 @@ class _Run:
 
         if not runs:
             return []
+        if len(runs) == 1:  # a sub-workflow, or a map of one item: no thread needed
+            return [run_one(*runs[0])]
         with ThreadPoolExecutor(max_workers=min(node.max_concurrency, len(runs))) as pool:
             futures = [pool.submit(run_one, *run) for run in runs]
             return [future.result() for future in futures]
@@ -725,9 +776,10 @@ class _BranchListener(Listener):
     """What a parallel's branch or a map's item tells: its attempts and its steps' records,
     one thread at a time, to the event's listener; its end is the construct's to tell."""
 
-    def __init__(self, listener: Listener, lock: threading.Lock):
+    def __init__(self, listener: Listener, lock: threading.Lock, workflow: str | None = None):
         self.listener = listener
         self.lock = lock
+        self.workflow = workflow  # the workflow a step calls, whose steps these are
 
     def on_attempt(self, call, attempt):
         with self.lock:
@@ -736,10 +788,14 @@ class _BranchListener(Listener):
     def on_step_end(self, record, state):
         if "construct" in record:
             return
+        if self.workflow is not None:
+            record.setdefault("workflow", self.workflow)
         with self.lock:
             self.listener.on_branch_step(record)
 
     def on_branch_step(self, record):
+        if self.workflow is not None:
+            record.setdefault("workflow", self.workflow)
         with self.lock:
             self.listener.on_branch_step(record)
 

@@ -19,6 +19,7 @@ from machinery.language.model import (
     Map,
     Operation,
     Parallel,
+    SubWorkflow,
     Wait,
     Workflow,
 )
@@ -242,6 +243,14 @@ def _wait(wait: Wait, graph: Graph, after: tuple[str, ...]) -> tuple[str, ...]:
     return (head,)
 
 
+@place.register
+def _subworkflow(node: SubWorkflow, graph: Graph, after: tuple[str, ...]) -> tuple[str, ...]:
+    detail = f"version {node.version}" if node.version is not None else node.where
+    head = graph.add(Node(construct_id("workflow", node.where), "workflow", node.workflow, detail))
+    graph.follow(after, head)
+    return _with_catches(node, graph, head, (head,))
+
+
 def _with_catches(node, graph: Graph, head: str, ends: tuple[str, ...]) -> tuple[str, ...]:
     """A step's catches: each fallback entered from the step, by the failures it takes."""
     for catcher in getattr(node, "catch", ()):
@@ -270,8 +279,8 @@ def origin_node(origin: Mapping | None) -> str | None:
     if source == "map":
         kind = "map" if origin.get("item") else "collect"
         return construct_id(kind, origin["place"])
-    if source == "catch":
-        return None
+    if source == "workflow":
+        return construct_id("workflow", origin["place"])
     return None
 
 

@@ -313,9 +313,29 @@ class Wait:
         return self.where
 
 
-Node = Call | Operation | Choice | Parallel | Map | Wait
+@dataclass(frozen=True)
+class SubWorkflow:
+    """Run another registered workflow (`callee`, at `version`, pinned when this one was saved)
+    on inputs mapped from the running data, as one step, and merge its outputs (all of them by
+    name, or those `output_map` maps). `number` tells its runs' records apart (`w<number>`)."""
+
+    where: str
+    workflow: str
+    version: int | None
+    number: int
+    input_map: Mapping[str, "Source"] = field(default_factory=dict)
+    output_map: Mapping[str, tuple[str, ...]] | None = None
+    catch: tuple[Catcher, ...] = ()
+    callee: "Workflow | None" = field(default=None, compare=False)
+
+    @property
+    def place(self) -> str:
+        return self.where
+
+
+Node = Call | Operation | Choice | Parallel | Map | Wait | SubWorkflow
 Block = tuple[Node, ...]
-CONSTRUCTS = (Choice, Parallel, Map, Wait)
+CONSTRUCTS = (Choice, Parallel, Map, Wait, SubWorkflow)
 
 
 def blocks_of(node) -> list[tuple[str, Block]]:

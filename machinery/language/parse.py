@@ -24,7 +24,7 @@ names); the parser decides what the language means and says where a definition b
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from machinery import states
 from machinery.language.functions import FUNCTIONS
@@ -49,6 +49,7 @@ from machinery.language.model import (
     Service,
     ServiceAuth,
     Source,
+    SubWorkflow,
     Timeout,
     Wait,
     Workflow,
@@ -69,7 +70,7 @@ class DefinitionError(ValueError):
         self.place = place
 
 
-CONSTRUCT_KEYS = ("choice", "parallel", "map", "wait")
+CONSTRUCT_KEYS = ("choice", "parallel", "map", "wait", "workflow")
 CONDITION_TESTS = (
     "exists",
     "equals",
@@ -123,6 +124,7 @@ class _Numbers:
 
     def __init__(self, operations: int = 0):
         self.calls = 0
+        self.subworkflows = 0
         self.operations = operations
         self.limits = NO_LIMITS
         self.depth = 0  # the lists of steps the parser is in
@@ -233,6 +235,7 @@ def parse_block(entries, place: str, numbers: _Numbers) -> Block:
 def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
     allowed = {kind, "catch"} | ({"otherwise"} if kind == "choice" else set())
     allowed |= {"max_concurrency"} if kind == "parallel" else set()
+    allowed |= {"version", "input", "output"} if kind == "workflow" else set()
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise DefinitionError(f"A {kind} step takes no {', '.join(map(repr, unknown))}.", place)
@@ -240,7 +243,9 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
         if "catch" in entry:
             raise DefinitionError("A wait cannot fail, so it has no catch.", place)
         return _wait(entry["wait"], place, numbers.limits)
-    if kind == "choice":
+    if kind == "workflow":
+        node = _subworkflow(entry, place, numbers)
+    elif kind == "choice":
         node = _choice(entry, place, numbers)
     elif kind == "parallel":
         node = _parallel(entry, place, numbers)
@@ -248,6 +253,66 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
         node = _map(entry["map"], place, numbers)
     catch = _catchers(entry, place, numbers)
     return type(node)(**{**node.__dict__, "catch": catch}) if catch else node
+
+
+def _subworkflow(entry: Mapping, place: str, numbers: _Numbers) -> SubWorkflow:
+    name, version = entry["workflow"], entry.get("version")
+    if not isinstance(name, str) or not name:
+        raise DefinitionError("workflow names a registered workflow.", place)
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise DefinitionError("A workflow's version is a whole number from 1.", place)
+    mapping = _call(
+        {"service": name, **{k: entry[k] for k in ("input", "output") if k in entry}}, 0
+    )
+    numbers.subworkflows += 1
+    return SubWorkflow(
+        where=place,
+        workflow=name,
+        version=version,
+        number=numbers.subworkflows - 1,
+        input_map=mapping.input_map,
+        output_map=mapping.output_map,
+    )
+
+
+def subworkflow_refs(entries) -> list[tuple[str, int | None]]:
+    """The workflows (name, version or None) a definition's steps call, nested ones included
+    (entries not well formed are passed over)."""
+    found: list[tuple[str, int | None]] = []
+
+    def visit(entry):
+        if not isinstance(entry, Mapping):
+            return
+        if isinstance(entry.get("workflow"), str):
+            found.append((entry["workflow"], entry.get("version")))
+        for block in raw_blocks(entry):
+            for inner in block if isinstance(block, list) else []:
+                visit(inner)
+
+    for entry in entries if isinstance(entries, list) else []:
+        visit(entry)
+    return found
+
+
+def pin_subworkflows(entries, current: Callable[[str], int | None]) -> None:
+    """Write into each sub-workflow step without a version the version `current` gives (the
+    current one when the calling workflow is saved), in place."""
+
+    def visit(entry):
+        if not isinstance(entry, dict):
+            return
+        if isinstance(entry.get("workflow"), str) and entry.get("version") is None:
+            version = current(entry["workflow"])
+            if version is not None:
+                entry["version"] = version
+        for block in raw_blocks(entry):
+            for inner in block if isinstance(block, list) else []:
+                visit(inner)
+
+    for entry in entries if isinstance(entries, list) else []:
+        visit(entry)
 
 
 def _branches(count: int, place: str, numbers: _Numbers) -> None:

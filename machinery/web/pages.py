@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from markupsafe import Markup
 
 from machinery import states
-from machinery.contracts import analyse, service_names
+from machinery.contracts import analyse, service_names, workflow_loader
 from machinery.errors import InvalidData, MachineryError, PayloadTooLarge
 from machinery.graph import render
 from machinery.graph.sources import event_graph, workflow_graph
@@ -111,7 +111,7 @@ def workflow_page(name, dry=None, form=None, status=200):
     versions = store().workflows.history(definition["name"])
     graph = workflow_graph(runtime(), definition["name"], definition["version"])
     services = store().services.by_names(service_names(definition["services"]))
-    lineage = analyse(definition, services).lineage
+    lineage = analyse(definition, services, load=workflow_loader(store())).lineage
     return (
         render_template(
             "workflow.html",

@@ -915,3 +915,131 @@ def test_the_graph_shows_branches_fan_outs_and_catches(client, shop):
     assert labels == {"amount > 1000", "otherwise", "each item", "catch 402"}
     mermaid = client.get("/w/order/graph?format=mermaid").get_data(as_text=True)
     assert "amount #gt; 1000" in mermaid  # Mermaid reads entity codes in its labels
+
+
+# Sub-workflows.
+
+PAY = {
+    "name": "pay",
+    "inputs": [field("order_id"), field("amount", "float")],
+    "services": ["payment"],
+    "outputs": [field("payment_id")],
+}
+
+
+def test_a_workflow_calls_another_at_the_version_pinned_when_it_was_saved(client, services, shop):
+    assert client.post("/w", json=PAY).status_code == 201
+    parent = {
+        "name": "checkout",
+        "inputs": ORDER_INPUTS,
+        "services": [
+            {
+                "workflow": "pay",
+                "input": {"amount": {"fn": "multiply", "args": ["amount", 2]}},
+                "output": {"paid": "payment_id"},
+            }
+        ],
+        "outputs": [field("paid")],
+    }
+    assert client.post("/w", json=parent).status_code == 201, client.post("/w", json=parent).json
+    assert client.get("/w/checkout").json["services"][0]["version"] == 1
+
+    response = client.post("/e/checkout", json=order(10.0))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"] == {"paid": "pay-o-1"}
+    assert shop["payment"] == [{"order_id": "o-1", "amount": 20.0}]
+    steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
+    assert [(s["service"], s["workflow"], s["instance"]) for s in steps] == [
+        ("payment", "pay", "w0")
+    ]
+
+    # a new version of pay does not change what checkout runs
+    changed = {**PAY, "services": ["review"], "outputs": [field("approved", "bool")]}
+    assert client.put("/w/pay", json=changed).status_code == 200
+    again = client.post("/e/checkout", json=order(10.0))
+    assert again.status_code == 201
+    assert again.json["outputs"] == {"paid": "pay-o-1"}
+
+    lineage = client.get("/w/checkout/lineage").json
+    assert lineage["outputs"]["paid"]["from"] == "workflow"
+    graph = client.get("/w/checkout/graph?format=json").json
+    assert [n["kind"] for n in graph["nodes"]] == ["inputs", "workflow", "outputs"]
+
+    dry = client.post("/w/checkout/dry-run", json={"data": order(1.0)})
+    assert dry.status_code == 200, dry.json
+    assert [step["service"] for step in dry.json["steps"]] == ["payment"]
+
+
+def test_a_failure_inside_a_sub_workflow_is_caught_around_the_step(client, services, shop):
+    assert client.post("/w", json=PAY).status_code == 201
+    services.answer(
+        "http://payment.example:5000/event", failing(states.HTTP_STATUS, "refused", 402)
+    )
+    parent = {
+        "name": "checkout",
+        "inputs": ORDER_INPUTS,
+        "services": [
+            {
+                "workflow": "pay",
+                "catch": [{"on": [402], "steps": [{"set": {"payment_id": {"const": "refused"}}}]}],
+            }
+        ],
+        "outputs": [field("payment_id")],
+    }
+    assert client.post("/w", json=parent).status_code == 201
+    response = client.post("/e/checkout", json=order(10.0))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"] == {"payment_id": "refused"}
+
+    del parent["services"][0]["catch"]
+    client.put("/w/checkout", json=parent)
+    failed = client.post("/e/checkout", json=order(10.0))
+    assert failed.status_code == 502
+    error = failed.json["error"]
+    assert (error["service"], error["workflow"], error["within"]) == (
+        "payment",
+        "pay",
+        "services[0]",
+    )
+
+
+def test_a_workflow_may_not_call_itself_through_any_chain(client, shop):
+    a = {"name": "a", "inputs": ORDER_INPUTS, "services": ["payment"]}
+    assert client.post("/w", json=a).status_code == 201
+    b = {"name": "b", "inputs": ORDER_INPUTS, "services": [{"workflow": "a"}]}
+    assert client.post("/w", json=b).status_code == 201
+    a["services"] = [{"workflow": "b"}]
+    response = client.put("/w/a", json=a)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == ("A workflow may not call itself: a → b → a.")
+
+
+def test_an_unregistered_sub_workflow_is_a_409_naming_it(client, shop):
+    parent = {"name": "p", "inputs": ORDER_INPUTS, "services": [{"workflow": "ghost"}]}
+    response = client.post("/w", json=parent)
+    assert response.status_code == 409
+    assert response.json["missing_workflows"] == ["ghost"]
+
+
+def test_a_sub_workflow_with_a_wait_is_refused(client, shop):
+    later = {"name": "later", "inputs": ORDER_INPUTS, "services": [{"wait": {"seconds": 5}}]}
+    assert client.post("/w", json=later).status_code == 201
+    parent = {"name": "p", "inputs": ORDER_INPUTS, "services": [{"workflow": "later"}]}
+    response = client.post("/w", json=parent)
+    assert response.status_code == 422
+    assert "cannot run inside a sub-workflow" in response.json["problems"][0]["message"]
+
+
+def test_a_sub_workflows_inputs_are_type_checked(client, shop):
+    assert client.post("/w", json=PAY).status_code == 201
+    parent = {
+        "name": "p",
+        "inputs": [field("order_id"), field("amount")],
+        "services": [{"workflow": "pay"}],
+    }
+    response = client.post("/w", json=parent)
+    assert response.status_code == 422
+    assert response.json["problems"][0]["message"] == (
+        "Workflow 'pay' at services[0]: input 'amount' expects float, but 'amount' is string "
+        "(from workflow input)."
+    )

@@ -22,6 +22,7 @@ from machinery.language.model import (
     Parallel,
     Ref,
     Service,
+    SubWorkflow,
     Wait,
     Workflow,
 )
@@ -121,6 +122,33 @@ EXAMPLES = {
         ),
         {"shouted": ["HI", "HI"]},
         {"shouted": {"from": "map", "place": "services[0]"}},
+    ),
+    SubWorkflow: (
+        Workflow(
+            "calls-another",
+            steps=(
+                SubWorkflow(
+                    "services[0]",
+                    "shout",
+                    1,
+                    0,
+                    callee=Workflow(
+                        "shout", steps=(Call(0, "upper"),), inputs=MESSAGE, outputs=MESSAGE
+                    ),
+                ),
+            ),
+            inputs=MESSAGE,
+            outputs=MESSAGE,
+        ),
+        {"message": "HI"},
+        {
+            "message": {
+                "from": "workflow",
+                "place": "services[0]",
+                "workflow": "shout",
+                "field": "message",
+            }
+        },
     ),
     Wait: (
         Workflow(
