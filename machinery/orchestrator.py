@@ -270,7 +270,8 @@ class SentRequests(Listener):
 
 
 class StepLog(Listener):
-    """One log line per step and per event end: what ran, how it ended; never data."""
+    """A log line per step (a succeeded one at debug level, a failed one as a warning) and one
+    per event end: what ran, how it ended; never data."""
 
     def on_step_end(self, record: dict, state: RunState) -> None:
         error = record.get("error")
@@ -283,7 +284,7 @@ class StepLog(Listener):
                     error["message"],
                 )
             else:
-                log.info("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
+                log.debug("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
 
     def on_event_end(self, state: RunState) -> None:
         log.info("Event %s", state.status)
