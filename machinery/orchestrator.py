@@ -335,7 +335,12 @@ def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, se
 
 def cancel_event(runtime: Runtime, event_id: str) -> dict:
     """Cancel a queued event, or have a running one stop before its next step."""
-    return summary(runtime.store.events.cancel(event_id))
+    event = runtime.store.events.cancel(event_id)
+    if event["status"] == states.CANCELLED:  # ended here: no run will tell its listeners
+        cancelled = RunState(states.CANCELLED, event.get("cursor", 0), {})
+        for make in runtime.event_listeners:
+            make(event).on_event_end(cancelled)
+    return summary(event)
 
 
 def redrive_event(runtime: Runtime, event_id: str) -> dict:
