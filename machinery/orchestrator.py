@@ -337,7 +337,8 @@ class SentRequests(Listener):
 
 
 class StepLog(Listener):
-    """One log line per step and per event end: what ran, how it ended; never data."""
+    """A log line per step (a succeeded one at debug level, a failed one as a warning) and one
+    per event end: what ran, how it ended; never data."""
 
     def on_step_end(self, record: dict, state: RunState) -> None:
         if "construct" in record:
@@ -352,7 +353,7 @@ class StepLog(Listener):
                     error["message"],
                 )
             else:
-                log.info("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
+                log.debug("Step succeeded in %.1f ms", record.get("duration_ms") or 0.0)
 
     def on_branch_step(self, record: dict) -> None:
         self.on_step_end(record, None)
@@ -407,7 +408,12 @@ def traced_caller(runtime: Runtime, services, workflow, trace_id, request_id, se
 
 def cancel_event(runtime: Runtime, event_id: str) -> dict:
     """Cancel a queued event, or have a running one stop before its next step."""
-    return summary(runtime.store.events.cancel(event_id))
+    event = runtime.store.events.cancel(event_id)
+    if event["status"] == states.CANCELLED:  # ended here: no run will tell its listeners
+        cancelled = RunState(states.CANCELLED, event.get("cursor", 0), {})
+        for make in runtime.event_listeners:
+            make(event).on_event_end(cancelled)
+    return summary(event)
 
 
 def redrive_event(runtime: Runtime, event_id: str) -> dict:

@@ -104,6 +104,22 @@ def test_the_queue_depth_and_age_come_from_the_store(client, services):
     assert value(text, "machinery_queue_oldest_age_seconds") >= 0
 
 
+def test_a_queued_event_cancelled_counts_as_cancelled(client, services):
+    register_example(client, services)
+    queued = client.post(
+        "/e/process-text", json={"message": "x"}, headers={"Prefer": "respond-async"}
+    )
+    before = scrape(client)
+    cancelled = client.post(f"/e/{queued.json['event_id']}/cancel")
+    assert cancelled.json["status"] == "cancelled"
+    after = scrape(client)
+    labels = {"workflow": "process-text", "status": "cancelled"}
+    grown = value(after, "machinery_events_total", **labels) - value(
+        before, "machinery_events_total", **labels
+    )
+    assert grown == 1
+
+
 def test_the_queue_is_read_again_only_after_the_cache_time():
     reads = []
     now = [100.0]

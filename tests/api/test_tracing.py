@@ -89,7 +89,7 @@ def test_json_log_lines_say_which_request_event_workflow_step_and_service(client
     logger = logging.getLogger("machinery.orchestrator")
     logger.addHandler(handler)
     level = logger.level
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     try:
         response = client.post(
             "/e/process-text",

@@ -21,7 +21,8 @@ separates one test's counts from another's. Faults:
   X-Machinery-Callback-Url; `GET /count/callbacks` answers the statuses its posts got
 
 `GET /count/<fault>/<tag>` answers what that path received: `{"requests", "idempotency_keys",
-"event_ids", "steps", "traceparents", "messages"}`. `GET /healthcheck` is 204.
+"event_ids", "steps", "traceparents", "request_ids", "authorizations", "api_keys", "messages"}`.
+`GET /healthcheck` is 204.
 """
 
 import gzip
@@ -48,6 +49,9 @@ NOTED_HEADERS = {
     "event_ids": "X-Machinery-Event-Id",
     "steps": "X-Machinery-Step",
     "traceparents": "traceparent",
+    "request_ids": "X-Request-Id",
+    "authorizations": "Authorization",
+    "api_keys": "X-Api-Key",
 }
 
 
