@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from machinery import logs, states, tracing
 from machinery.callbacks import ForgedToken
@@ -77,8 +78,7 @@ class EventRecorder(Listener):
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_step_end(self, record: dict, state: RunState) -> None:
-        if "construct" not in record:  # a parallel's or a map's: its calls' records are kept
-            self.unsaved.append({**record, "run": self.run})
+        self.unsaved.append({**record, "run": self.run})
         if state.finished or not self.per_step:
             return
         following = None if self.workflow is None else next_call(self.workflow, state.cursor)
@@ -107,6 +107,10 @@ class EventRecorder(Listener):
                 self.event_id, self.fence, [{**record, "run": self.run}]
             ):
                 raise LeaseLost(self.event_id)
+
+    def on_mark(self, record: dict) -> None:
+        with self._lock:
+            self.unsaved.append({**record, "run": self.run})
 
     def on_wait(self, state: RunState) -> None:
         """Leave the event waiting until its time, its state and records saved (whatever the
@@ -275,6 +279,8 @@ def drive(
         timer = (event.get("waiting") or {}).get("kind") == states.WAITING_FOR_TIME
         if previous == states.WAITING and not timer:
             return _overdue(runtime, event, workflow, services, state, listener, recorder)
+        if previous == states.WAITING:
+            _woken(event, recorder)
         # What is known of the call at the cursor: the process running it died (so it may have
         # been made), or a callback service posted its result.
         cut_off = previous == states.RUNNING
@@ -610,6 +616,22 @@ def _interrupted(workflow, services, state, listener, recorder) -> dict | None:
     )
     fail_step(workflow, services, state, failure, listener)
     return _ended(recorder.final)
+
+
+def _woken(event: dict, recorder: EventRecorder) -> None:
+    """The wait this event's time has come for: its record says it is over, and how long it
+    lasted (kept with the next state saved)."""
+    run = event.get("run", 0)
+    for record in (event.get("steps") or {}).values():
+        if not isinstance(record, dict) or record.get("run") != run:
+            continue
+        if record.get("construct") == "wait" and record.get("outcome") == states.WAITING:
+            ended = {**record, "outcome": states.SUCCEEDED}
+            started = record.get("started_at")
+            if isinstance(started, datetime):
+                started = started if started.tzinfo else started.replace(tzinfo=UTC)
+                ended["duration_ms"] = round((datetime.now(UTC) - started).total_seconds() * 1e3, 3)
+            recorder.on_mark(ended)
 
 
 def _made(event: dict) -> dict:

@@ -655,7 +655,30 @@ class AttemptOut(Schema):
 
 
 class StepOut(Schema):
-    index = fields.Integer()
+    """A step's record in the event's history: a call (`index`, `service`...) or a construct
+    (`construct`: what it did, `outcome`)."""
+
+    index = fields.Integer(metadata={"description": "The call (absent in a construct's record)"})
+    construct = fields.String(
+        validate=validate.OneOf(("choice", "parallel", "map", "wait", "workflow", "catch")),
+        metadata={"description": "The construct the record is of (absent in a call's record)"},
+    )
+    outcome = fields.String(
+        metadata={"description": "A construct's: succeeded, failed, or waiting (a wait)"}
+    )
+    branch = fields.String(
+        metadata={"description": "The branch a choice took: choice[N] or otherwise"}
+    )
+    branches = fields.Integer(metadata={"description": "The branches a parallel ran"})
+    items = fields.Integer(  # not "items" in the record: a dict's items() would be read
+        attribute="item_count", metadata={"description": "The items a map ran its steps for"}
+    )
+    wake_at = fields.DateTime(metadata={"description": "When a wait ends"})
+    callee = fields.String(metadata={"description": "The workflow a workflow step ran"})
+    callee_version = fields.Integer(metadata={"description": "Its version"})
+    caught_error = fields.Dict(
+        metadata={"description": "The failure a catch took (kind, message, where)"}
+    )
     place = fields.String(
         metadata={"description": "Where the step is written, when nested in a construct"}
     )

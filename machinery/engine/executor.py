@@ -35,9 +35,11 @@ from machinery.language.model import (
     NO_LIMITS,
     Call,
     CallSettings,
+    Catcher,
     Choice,
     Field,
     Limits,
+    Map,
     Operation,
     Parallel,
     Ref,
@@ -139,6 +141,11 @@ class Listener:
     def on_branch_step(self, record: dict) -> None:
         """A step inside a parallel or a map ended (its state is saved after the whole)."""
 
+    def on_mark(self, record: dict) -> None:
+        """A construct's record that no state is saved for: the branch a choice took, a wait
+        begun, a catch entered, a construct ended inside a parallel or a map. It is kept with
+        the next state saved."""
+
     def on_wait(self, state: RunState) -> None:
         """The event reached a wait: it waits until `state.wake_at`, holding nothing."""
 
@@ -167,6 +174,10 @@ class Listeners(Listener):
     def on_branch_step(self, record):
         for listener in self.listeners:
             listener.on_branch_step(record)
+
+    def on_mark(self, record):
+        for listener in self.listeners:
+            listener.on_mark(record)
 
     def on_wait(self, state):
         for listener in self.listeners:
@@ -449,7 +460,9 @@ class _Run:
                 running = apply(node, running)
                 path = path[:-1] + (position + 1,)
             elif enter and isinstance(node, Choice):
-                path = path + (self.branches.get(node.place) or _chosen(node, running), 0)
+                selector = self.branches.get(node.place) or _chosen(node, running)
+                self.mark(node, branch=_branch_name(selector))
+                path = path + (selector, 0)
             else:
                 return path, running
 
@@ -461,6 +474,12 @@ class _Run:
                 self.workflow, RunState(states.RUNNING, len(self.workflow.steps), running)
             )
         return RunState(states.RUNNING, as_cursor(following), running)
+
+    def mark(self, node, started: datetime | None = None, **details) -> dict:
+        """Tell the record of a construct (or a catch) that has no state of its own saved."""
+        record = _construct_record(node, self.instance, started, **details)
+        self.listener.on_mark(record)
+        return record
 
     def told(self, record: dict | None, after: RunState) -> RunState:
         if record is not None:
@@ -563,7 +582,9 @@ class _Run:
             return self.fail(path, _failure_error(failure, node), running)
         after = path[:-1] + (path[-1] + 1,)
         if not self.waits or wake_at <= self.clock():
+            self.mark(node, outcome=states.SUCCEEDED, wake_at=_moment(wake_at))
             return self.state_after(path, running)
+        self.mark(node, outcome=states.WAITING, wake_at=_moment(wake_at), duration_ms=None)
         waiting = RunState(states.WAITING, as_cursor(after), running, wake_at=wake_at)
         self.listener.on_wait(waiting)
         return waiting
@@ -574,8 +595,10 @@ class _Run:
         made again, and one without a record is made only where that is safe."""
         if isinstance(node, SubWorkflow):
             return self.call_workflow(node, path, running, may_have_been_sent)
+        started, clock = datetime.now(UTC), time.perf_counter()
         if isinstance(node, Parallel):
             runs = [(branch, dict(running), self.instance) for branch in node.branches]
+            size = {"branches": len(runs)}
         else:
             try:
                 items = resolve(running, node.items)
@@ -601,10 +624,13 @@ class _Run:
                 (node.steps, {**running, node.item_as: item}, f"{prefix}{number}")
                 for number, item in enumerate(items)
             ]
+            size = {"item_count": len(runs)}
         ended = self.run_all(node, runs, resumed=may_have_been_sent)
+        record = _construct_record(node, self.instance, started, clock, **size)
         failed = [state for state in ended if state.status == states.FAILED]
         if failed:
-            return self.fail(path, {**failed[0].error, "within": node.place}, running)
+            error = {**failed[0].error, "within": node.place}
+            return self.fail(path, error, running, _failed_construct(record, error))
         if isinstance(node, Parallel):
             merged = dict(running)
             for state in ended:
@@ -622,14 +648,14 @@ class _Run:
                 for state in ended
             ]
             merged = {**running, node.output: results}
-        # The construct's own record only marks the state saved after it (its calls' records
-        # were told as they ended).
-        return self.told(_construct_record(node), self.state_after(path, merged))
+        # Its calls' records were told as they ended; its own comes with the state after it.
+        return self.told(record, self.state_after(path, merged))
 
     def call_workflow(self, node: SubWorkflow, path, running, resumed) -> RunState:
         """Run the workflow a step calls on the inputs mapped to it, as one step; merge its
         outputs (or those the step maps), or fail with its failure."""
         callee = node.callee
+        started, clock = datetime.now(UTC), time.perf_counter()
         data = {}
         for spec in callee.inputs:
             source = node.input_map.get(spec.name) or Ref((spec.name,))
@@ -653,9 +679,12 @@ class _Run:
                 return self.fail(path, _failure_error(failure, node), running)
         prefix = f"{self.instance}_" if self.instance else ""
         (ended,) = self.run_all(node, [(callee, data, f"{prefix}w{node.number}")], resumed=resumed)
+        record = _construct_record(
+            node, self.instance, started, clock, callee=callee.name, callee_version=callee.version
+        )
         if ended.status == states.FAILED:
             error = {**ended.error, "within": node.place, "workflow": node.workflow}
-            return self.fail(path, error, running)
+            return self.fail(path, error, running, _failed_construct(record, error))
         outputs = ended.outputs or {}
         merged = dict(running)
         if node.output_map is None:
@@ -666,7 +695,7 @@ class _Run:
                     merged[name] = resolve(outputs, source)
                 except Missing:
                     merged.pop(name, None)
-        return self.told(_construct_record(node), self.state_after(path, merged))
+        return self.told(record, self.state_after(path, merged))
 
     def run_all(self, node, runs, resumed: bool = False) -> list[RunState]:
         """Run each block on its data at once (at most the node's max_concurrency together); when
@@ -753,6 +782,11 @@ class _Run:
                 if catcher.catches(error["kind"], error.get("status_code")):
                     if record is not None:
                         record["caught"] = True
+                    self.mark(
+                        catcher,
+                        place=f"{node.place}.catch[{number}]",
+                        caught_error=_caught(error),
+                    )
                     caught = {**running, catcher.error_as: _caught(error)}
                     target = path[: level + 1] + (f"c{number}", 0)
                     following, caught = self.settle(target, caught, enter=False)
@@ -763,8 +797,10 @@ class _Run:
                         )
                     else:
                         after = RunState(states.RUNNING, as_cursor(following), caught)
-                    told = record if record is not None else _construct_record(node)
-                    return self.told(told, after)
+                    if record is None:  # a construct's own failure (not a call's)
+                        record = _failed_construct(_construct_record(node, self.instance), error)
+                        record["caught"] = True
+                    return self.told(record, after)
         failed = RunState(states.FAILED, as_cursor(path), running, error=error)
         if record is not None:
             self.listener.on_step_end(record, failed)
@@ -786,18 +822,22 @@ class _BranchListener(Listener):
             self.listener.on_attempt(call, attempt)
 
     def on_step_end(self, record, state):
-        if "construct" in record:
+        if "construct" in record:  # a construct inside ended: nothing to replay after a crash
+            self.on_mark(record)
             return
-        if self.workflow is not None:
-            record.setdefault("workflow", self.workflow)
-        with self.lock:
-            self.listener.on_branch_step(record)
+        self.on_branch_step(record)
 
     def on_branch_step(self, record):
         if self.workflow is not None:
             record.setdefault("workflow", self.workflow)
         with self.lock:
             self.listener.on_branch_step(record)
+
+    def on_mark(self, record):
+        if self.workflow is not None:
+            record.setdefault("workflow", self.workflow)
+        with self.lock:
+            self.listener.on_mark(record)
 
 
 def _chosen(node: Choice, running: dict) -> str:
@@ -807,12 +847,49 @@ def _chosen(node: Choice, running: dict) -> str:
     return "otherwise"
 
 
-def _construct_record(node) -> dict:
-    return {"construct": _kind(node), "place": node.place}
+def _branch_name(selector: str) -> str:
+    """A choice's branch as the definition names it: `choice[1]`, or `otherwise`."""
+    return f"choice[{selector[1:]}]" if selector.startswith("b") else selector
 
 
-def _kind(node) -> str:
-    return type(node).__name__.lower()
+_KINDS = {
+    Choice: "choice",
+    Parallel: "parallel",
+    Map: "map",
+    Wait: "wait",
+    SubWorkflow: "workflow",
+    Catcher: "catch",
+}
+
+
+def _construct_record(
+    node, instance: str = "", started: datetime | None = None, clock: float | None = None, **details
+) -> dict:
+    """A construct's record in the event's history: what it is, where it is written (`first`:
+    the calls written before it, which orders it among the steps' records), when it began, how
+    long it took and how it ended, and what it did (`details`: the branch taken, the items...)."""
+    record = {
+        "construct": _KINDS[type(node)],
+        "place": getattr(node, "place", ""),
+        "first": node.first,
+        "started_at": started or datetime.now(UTC),
+        "duration_ms": 0.0 if clock is None else _elapsed_ms(clock),
+        "outcome": states.SUCCEEDED,
+        "error": None,
+    }
+    if instance:
+        record["instance"] = instance
+    record.update(details)
+    return record
+
+
+def _failed_construct(record: dict, error: dict) -> dict:
+    record.update(outcome=states.FAILED, error={"kind": error["kind"], "message": error["message"]})
+    return record
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _changes(before: dict, after: dict) -> dict:

@@ -183,6 +183,7 @@ class Catcher:
     on: frozenset
     steps: "Block"
     error_as: str = "error"
+    first: int = 0  # the calls written before its steps (where its record sorts in the history)
 
     def catches(self, kind: str, status_code: int | None) -> bool:
         return (
@@ -258,6 +259,7 @@ class Choice:
     branches: tuple[Branch, ...]
     otherwise: "Block" = ()
     catch: tuple[Catcher, ...] = ()
+    first: int = 0  # the calls written before it (where its record sorts in the history)
 
     @property
     def place(self) -> str:
@@ -273,6 +275,7 @@ class Parallel:
     branches: tuple["Block", ...]
     max_concurrency: int = 8
     catch: tuple[Catcher, ...] = ()
+    first: int = 0
 
     @property
     def place(self) -> str:
@@ -293,6 +296,7 @@ class Map:
     collect: str | None = None
     max_concurrency: int = 8
     catch: tuple[Catcher, ...] = ()
+    first: int = 0
 
     @property
     def place(self) -> str:
@@ -307,6 +311,7 @@ class Wait:
     where: str
     seconds: float | None = None
     until: tuple[str, ...] | None = None
+    first: int = 0
 
     @property
     def place(self) -> str:
@@ -326,6 +331,7 @@ class SubWorkflow:
     input_map: Mapping[str, "Source"] = field(default_factory=dict)
     output_map: Mapping[str, tuple[str, ...]] | None = None
     catch: tuple[Catcher, ...] = ()
+    first: int = 0
     callee: "Workflow | None" = field(default=None, compare=False)
 
     @property

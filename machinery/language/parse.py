@@ -25,6 +25,7 @@ names); the parser decides what the language means and says where a definition b
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from machinery import states
 from machinery.language.functions import FUNCTIONS
@@ -239,10 +240,11 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise DefinitionError(f"A {kind} step takes no {', '.join(map(repr, unknown))}.", place)
+    first = numbers.calls
     if kind == "wait":
         if "catch" in entry:
             raise DefinitionError("A wait cannot fail, so it has no catch.", place)
-        return _wait(entry["wait"], place, numbers.limits)
+        return replace(_wait(entry["wait"], place, numbers.limits), first=first)
     if kind == "workflow":
         node = _subworkflow(entry, place, numbers)
     elif kind == "choice":
@@ -251,8 +253,7 @@ def _construct(kind: str, entry: Mapping, place: str, numbers: _Numbers):
         node = _parallel(entry, place, numbers)
     else:
         node = _map(entry["map"], place, numbers)
-    catch = _catchers(entry, place, numbers)
-    return type(node)(**{**node.__dict__, "catch": catch}) if catch else node
+    return replace(node, catch=_catchers(entry, place, numbers), first=first)
 
 
 def _subworkflow(entry: Mapping, place: str, numbers: _Numbers) -> SubWorkflow:
@@ -451,6 +452,7 @@ def _catchers(entry: Mapping, place: str, numbers: _Numbers) -> tuple[Catcher, .
         _names("A catch's error_as", [error_as])
         catchers.append(
             Catcher(
+                first=numbers.calls,
                 on=frozenset(on),
                 steps=parse_block(catcher["steps"], f"{where}.steps", numbers),
                 error_as=error_as,

@@ -11,7 +11,6 @@ from dataclasses import replace
 from machinery.language.model import (
     Block,
     Branch,
-    Catcher,
     Choice,
     Map,
     Parallel,
@@ -67,7 +66,7 @@ def _inner(node, change):
     if catches:
         node = replace(
             node,
-            catch=tuple(Catcher(c.on, rebuild(c.steps, change), c.error_as) for c in catches),
+            catch=tuple(replace(c, steps=rebuild(c.steps, change)) for c in catches),
         )
     return node
 

@@ -21,6 +21,7 @@ first try, and run-state writes are idempotent.
 """
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -517,16 +518,26 @@ class EventRepository:
 
 
 def _record_key(record: dict) -> str:
-    """Where a step's record is kept in its event: by run, call and (in a map) item."""
-    key = f"steps.r{record['run']}s{record['index']}"
+    """Where a step's record is kept in its event: by run, call and (in a map) item; a
+    construct's by run, place and item."""
+    if "construct" in record:
+        key = f"steps.r{record['run']}x{_NOT_IN_KEYS.sub('_', record['place'])}"
+    else:
+        key = f"steps.r{record['run']}s{record['index']}"
     return key + (f"i{record['instance']}" if record.get("instance") else "")
 
 
+_NOT_IN_KEYS = re.compile(r"[^A-Za-z0-9]+")
+
+
 def _record_order(record: dict) -> tuple:
-    """Records in the order their steps run: by run, call, and a map's items in order."""
+    """Records in the order their steps are written: by run, then the calls written before
+    (a construct first, the outer before the inner), then a map's items in order."""
     instance = record.get("instance") or ""
     items = tuple(int(part) for part in instance.split("_") if part.isdigit())
-    return record["run"], record["index"], items
+    if "construct" in record:
+        return record["run"], record.get("first", 0), items, 0, len(record.get("place", ""))
+    return record["run"], record["index"], items, 1, 0
 
 
 def _cursor_after(event: dict) -> dict:

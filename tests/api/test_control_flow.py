@@ -2,6 +2,7 @@
 saved and run as events, with services scripted in the test's process."""
 
 import threading
+from datetime import datetime
 
 import pytest
 from factories import failing, field, service
@@ -114,13 +115,25 @@ def test_an_order_branches_maps_and_pays(client, shop):
     assert big.json["outputs"]["approved"] is True
     assert shop["review"] == [{"amount": 2000.0}]
 
+    # The history: each construct's record (the branch a choice took, the items a map ran)
+    # before the calls it made, in the order the workflow is written.
     steps = client.get(f"/e/{big.json['event_id']}").json["steps"]
-    assert [(s["service"], s.get("place"), s.get("instance")) for s in steps] == [
+    assert [
+        (s.get("service") or s["construct"], s.get("place"), s.get("instance")) for s in steps
+    ] == [
+        ("choice", "services[0]", None),
         ("review", "services[0].choice[0].steps[0]", None),
+        ("map", "services[1]", None),
         ("stock", "services[1].map.steps[0]", "0"),
         ("stock", "services[1].map.steps[0]", "1"),
         ("payment", None, None),
     ]
+    choice, _, mapped = steps[:3]
+    assert (choice["branch"], choice["outcome"]) == ("choice[0]", "succeeded")
+    assert (mapped["items"], mapped["outcome"]) == (2, "succeeded")
+    assert mapped["duration_ms"] >= 0 and "started_at" in mapped
+    small_steps = client.get(f"/e/{small.json['event_id']}").json["steps"]
+    assert small_steps[0]["branch"] == "otherwise"
 
 
 def test_a_map_item_is_sent_with_an_idempotency_key_of_its_own(client, services, shop):
@@ -140,7 +153,7 @@ def test_a_map_item_is_sent_with_an_idempotency_key_of_its_own(client, services,
     assert sorted(items) == ["0", "1"]
     # each item's step record keeps the request that item's call sent
     steps = client.get(f"/e/{event['event_id']}").json["steps"]
-    sent = {s["instance"]: s["request"]["body"] for s in steps if s["service"] == "stock"}
+    sent = {s["instance"]: s["request"]["body"] for s in steps if s.get("service") == "stock"}
     assert sent == {"0": {"item": {"sku": "a"}}, "1": {"item": {"sku": "b"}}}
 
 
@@ -153,10 +166,24 @@ def test_a_catch_recovers_from_a_refused_payment(client, services, shop):
     assert response.status_code == 201, response.json
     assert response.json["outputs"]["payment_id"] == "refused"
     event = client.get(f"/e/{response.json['event_id']}").json
-    payment = event["steps"][-1]
+    payment, catch = event["steps"][-2:]
     assert payment["service"] == "payment"
     assert payment["error"]["kind"] == "http_status"
     assert payment["caught"] is True
+    # the catch that took it is in the history after the failed call, with what it took
+    assert (catch["construct"], catch["place"], catch["outcome"]) == (
+        "catch",
+        "services[2].catch[0]",
+        "succeeded",
+    )
+    assert catch["caught_error"] == {
+        "kind": "http_status",
+        "message": "refused",
+        "step": 2,
+        "service": "payment",
+        "status_code": 402,
+    }
+    assert catch["error"] is None
 
 
 def test_a_failure_a_catch_does_not_take_fails_the_event(client, services, shop):
@@ -176,7 +203,7 @@ def test_a_map_over_a_thousand_items_collects_every_result_in_order(client, shop
     assert response.json["outputs"]["stock"] == [n % 7 != 0 for n in range(1000)]
     assert len(shop["stock"]) == 1000
     steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
-    stock = [s for s in steps if s["service"] == "stock"]
+    stock = [s for s in steps if s.get("service") == "stock"]
     assert [s["instance"] for s in stock] == [str(n) for n in range(1000)]
 
 
@@ -215,7 +242,15 @@ def test_a_failure_in_a_parallel_branch_fails_the_event_and_names_it(client, ser
         "services[0]",
     )
     steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
-    assert {s["service"] for s in steps} == {"review", "audit"}
+    assert {s.get("service") for s in steps} == {None, "review", "audit"}
+    (parallel,) = [s for s in steps if s.get("construct")]
+    assert (parallel["construct"], parallel["place"], parallel["branches"]) == (
+        "parallel",
+        "services[0]",
+        2,
+    )
+    assert parallel["outcome"] == "failed"
+    assert parallel["error"]["kind"] == "connection_error"
 
 
 def test_parallel_branches_merge_what_each_one_adds(client, services, shop):
@@ -359,6 +394,12 @@ def test_a_wait_holds_nothing_and_a_new_worker_resumes_the_event_after_it(app, c
     assert waiting["status"] == "waiting"
     assert shop["payment"] == []
 
+    (wait,) = waiting["steps"]  # the history says what the event waits for
+    assert (wait["construct"], wait["place"], wait["outcome"]) == ("wait", "services[0]", "waiting")
+    assert wait["duration_ms"] is None
+    wake_at = datetime.fromisoformat(wait["wake_at"])
+    assert 3590 < (wake_at - datetime.fromisoformat(wait["started_at"])).total_seconds() <= 3600
+
     runtime = app.extensions["machinery.runtime"]
     assert not Worker(runtime, concurrency=1).run_once()  # not its time yet
 
@@ -368,6 +409,13 @@ def test_a_wait_holds_nothing_and_a_new_worker_resumes_the_event_after_it(app, c
     finished = client.get(f"/e/{event_id}").json
     assert finished["status"] == "succeeded"
     assert finished["outputs"] == {"payment_id": "pay-o-1"}
+    wait, payment = finished["steps"]
+    assert (wait["construct"], wait["outcome"], payment["service"]) == (
+        "wait",
+        "succeeded",
+        "payment",
+    )
+    assert wait["duration_ms"] >= 0
 
 
 def test_a_wait_until_a_time_in_the_past_goes_straight_on(client, shop):
@@ -917,6 +965,65 @@ def test_the_graph_shows_branches_fan_outs_and_catches(client, shop):
     assert "amount #gt; 1000" in mermaid  # Mermaid reads entity codes in its labels
 
 
+@pytest.mark.parametrize("durability", ["step", "event"])
+def test_either_durability_keeps_what_each_construct_did(client, shop, durability):
+    workflow = {
+        **ORDER,
+        "name": "nested",
+        "services": [
+            {
+                "map": {
+                    "items": "items",
+                    "steps": [
+                        {
+                            "choice": [
+                                {"when": {"path": "item.sku", "equals": "b"}, "steps": ["stock"]}
+                            ],
+                            "otherwise": [{"set": {"in_stock": False}}],
+                        }
+                    ],
+                    "collect": "in_stock",
+                    "output": "stock",
+                    "max_concurrency": 1,
+                }
+            },
+            {"parallel": [["review"], ["payment"]]},
+        ],
+    }
+    assert client.post("/w", json=workflow).status_code == 201, client.post("/w", json=workflow)
+    response = client.post(f"/e/nested?durability={durability}", json=order(10.0))
+    assert response.status_code == 201, response.json
+    steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
+    assert [
+        (
+            s.get("service") or s["construct"],
+            s["place"] if "construct" in s else None,
+            s.get("instance"),
+            s.get("branch") or s.get("items") or s.get("branches"),
+        )
+        for s in steps
+    ] == [
+        ("map", "services[0]", None, 2),
+        ("choice", "services[0].map.steps[0]", "0", "otherwise"),
+        ("choice", "services[0].map.steps[0]", "1", "choice[0]"),
+        ("stock", None, "1", None),
+        ("parallel", "services[1]", None, 2),
+        ("review", None, None, None),
+        ("payment", None, None, None),
+    ]
+
+
+def test_an_event_graph_shows_the_branch_taken_and_each_construct_outcome(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    event = client.post("/e/order", json=order(2000.0)).json
+    graph = client.get(f"/e/{event['event_id']}/graph?format=json").json
+    nodes = {node["id"]: node for node in graph["nodes"]}
+    choice = nodes["choice-services-0"]
+    assert (choice["outcome"], choice["detail"]) == ("succeeded", "took choice[0]")
+    assert nodes["map-services-1"]["outcome"] == "succeeded"
+    assert nodes["collect-services-1"]["outcome"] == "succeeded"
+
+
 # Sub-workflows.
 
 PAY = {
@@ -949,9 +1056,15 @@ def test_a_workflow_calls_another_at_the_version_pinned_when_it_was_saved(client
     assert response.json["outputs"] == {"paid": "pay-o-1"}
     assert shop["payment"] == [{"order_id": "o-1", "amount": 20.0}]
     steps = client.get(f"/e/{response.json['event_id']}").json["steps"]
-    assert [(s["service"], s["workflow"], s["instance"]) for s in steps] == [
-        ("payment", "pay", "w0")
+    assert [(s.get("service"), s.get("workflow"), s.get("instance")) for s in steps] == [
+        (None, None, None),
+        ("payment", "pay", "w0"),
     ]
+    assert (steps[0]["construct"], steps[0]["callee"], steps[0]["callee_version"]) == (
+        "workflow",
+        "pay",
+        1,
+    )
 
     # a new version of pay does not change what checkout runs
     changed = {**PAY, "services": ["review"], "outputs": [field("approved", "bool")]}
@@ -1043,3 +1156,35 @@ def test_a_sub_workflows_inputs_are_type_checked(client, shop):
         "Workflow 'pay' at services[0]: input 'amount' expects float, but 'amount' is string "
         "(from workflow input)."
     )
+
+
+def test_the_documented_order_workflow_branches_maps_calls_pay_and_catches_a_refusal(
+    client, services, shop
+):
+    """The example of docs/workflows.md, as written there."""
+    import json
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "workflows.md").read_text()
+    section = text[text.index("## Control flow") :]
+    pay, order_workflow = (
+        json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)[:2]
+    )
+    assert client.post("/w", json=pay).status_code == 201
+    assert client.post("/w", json=order_workflow).status_code == 201, client.post(
+        "/w", json=order_workflow
+    ).json
+    paid = client.post("/e/order", json=order(2000.0, ("a", "gone")))
+    assert paid.status_code == 201, paid.json
+    assert paid.json["outputs"] == {
+        "approved": True,
+        "stock": [True, False],
+        "payment_id": "pay-o-1",
+    }
+    services.answer(
+        "http://payment.example:5000/event", failing(states.HTTP_STATUS, "refused", 402)
+    )
+    refused = client.post("/e/order", json=order(20.0))
+    assert refused.status_code == 201, refused.json
+    assert refused.json["outputs"]["payment_id"] == "refused"

@@ -336,3 +336,26 @@ def test_an_event_page_shows_where_each_nested_step_ran_and_what_it_sent(client,
     assert "at <code>services[0].map.steps[0]</code> · item 0" in html
     assert "item 1" in html
     assert "Request</p>" in html
+
+
+def test_an_event_page_shows_what_each_construct_did(client, services):
+    register_example(client, services)
+    branching = workflow(
+        "branching",
+        services=[
+            {
+                "choice": [{"when": {"path": "message", "starts_with": "a"}, "steps": ["upper"]}],
+                "otherwise": ["reverse"],
+            }
+        ],
+        outputs=[field("message")],
+    )
+    assert client.post("/w", json=branching).status_code == 201
+    event = client.post("/e/branching", json={"message": "bcd"}).json
+    html = client.get(f"/ui/events/{event['event_id']}").get_data(as_text=True)
+    construct = re.search(
+        r'<li class="step construct succeeded" data-construct="choice">(.*?)</li>', html, re.S
+    )
+    assert construct is not None, html
+    assert "services[0]" in construct.group(1) and "took otherwise" in construct.group(1)
+    assert "1. reverse" in html and "0. upper" not in html
