@@ -6,12 +6,11 @@ and `not` of conditions. A test of a value that is not there is false (but `exis
 `not` hold); an order test of values that cannot be ordered (a number and a string) is false.
 """
 
-import re
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from machinery.language.model import Condition
 from machinery.language.paths import Missing, resolve
+from machinery.language.patterns import compile_pattern
 from machinery.language.types import type_of
 
 _ORDER = {
@@ -49,7 +48,7 @@ def holds(condition: Condition, data: dict) -> bool:
     if op == "starts_with":
         return isinstance(value, str) and value.startswith(expected)
     if op == "matches":
-        return isinstance(value, str) and _pattern(expected).search(value) is not None
+        return isinstance(value, str) and compile_pattern(expected).search(value) is not None
     if _number(value) and _number(expected) or isinstance(value, str) and isinstance(expected, str):
         return _ORDER[op](value, expected)
     return False
@@ -80,8 +79,3 @@ def _same(a, b) -> bool:
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-@lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern:
-    return re.compile(text)

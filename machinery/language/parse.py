@@ -56,6 +56,7 @@ from machinery.language.model import (
     Workflow,
 )
 from machinery.language.paths import PathError, parse
+from machinery.language.patterns import PatternError, compile_pattern
 from machinery.language.types import TYPES, canonical_type
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -526,9 +527,13 @@ def _check_test_value(test: str, value, place: str) -> None:
             raise DefinitionError(f"is takes a type: {', '.join(TYPES)} or null.", place) from None
     if test == "matches":
         try:
-            re.compile(value)
-        except re.error as error:
-            raise DefinitionError(f"matches takes a regular expression: {error}.", place) from None
+            compile_pattern(value)
+        except PatternError as error:
+            raise DefinitionError(
+                f"matches takes a regular expression in RE2's syntax (no backreferences, no "
+                f"lookaround): {error}.",
+                place,
+            ) from None
 
 
 def _inline_operation(entry: Mapping, place: str, numbers: _Numbers) -> Operation:

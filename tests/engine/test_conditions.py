@@ -5,6 +5,8 @@ import pytest
 from machinery.engine.conditions import holds, moment_of
 from machinery.language.parse import DefinitionError, parse_condition
 
+RE2 = "matches takes a regular expression in RE2's syntax (no backreferences, no lookaround): "
+
 DATA = {
     "amount": 1200,
     "ratio": 0.5,
@@ -60,6 +62,8 @@ def test_a_condition_holds_as_documented(condition, expected):
         ({"path": "a", "exists": "yes"}, "exists takes true or false."),
         ({"path": "a", "is": "date"}, "is takes a type"),
         ({"path": "a", "matches": "("}, "matches takes a regular expression"),
+        ({"path": "a", "matches": "(a)\\1"}, RE2 + "invalid escape sequence: \\1."),
+        ({"path": "a", "matches": "(?<=a)b"}, RE2 + "invalid perl operator: (?<=."),
         ({"and": []}, "and takes a non-empty list of conditions."),
         ({"not": {"path": "a", "gt": 1}, "path": "b"}, "not takes one condition."),
         ({"path": "a..b", "equals": 1}, "'a..b' has an empty name"),
@@ -81,3 +85,11 @@ def test_a_wait_reads_a_time_as_iso_8601_or_seconds_since_the_epoch():
     assert moment_of("soon") is None
     assert moment_of(True) is None
     assert moment_of(None) is None
+
+
+def test_a_pattern_that_would_backtrack_for_ever_is_matched_in_linear_time():
+    # (a+)+$ takes exponential time in a backtracking engine on a's and one b; RE2 does not
+    # backtrack: with 100,000 a's this answers at once, where Python's re would never end.
+    condition = parse_condition({"path": "text", "matches": "^(a+)+$"}, "services[0]")
+    assert holds(condition, {"text": "a" * 100_000}) is True
+    assert holds(condition, {"text": "a" * 100_000 + "b"}) is False
