@@ -943,6 +943,20 @@ def test_lineage_follows_every_path(client, shop):
     assert lineage["outputs"]["stock"] == {"from": "map", "place": "services[1]"}
 
 
+def test_impact_analysis_finds_a_service_called_only_inside_a_branch(client, shop):
+    assert client.post("/w", json=ORDER).status_code == 201
+    # review runs only when amount > 1000; otherwise sets approved: dropping review's output
+    # leaves approved missing on that path, which the order workflow outputs
+    broken = service("review", inputs=[field("amount", "float")], outputs=[])
+    impact = client.post("/s/review/impact", json=broken)
+    assert impact.status_code == 200, impact.json
+    [entry] = impact.json["workflows"]
+    assert (entry["workflow"], entry["compatible"]) == ("order", False)
+    response = client.put("/s/review", json=broken)
+    assert response.status_code == 409
+    assert client.get("/s/review").json["version"] == 1
+
+
 def test_the_graph_shows_branches_fan_outs_and_catches(client, shop):
     assert client.post("/w", json=ORDER).status_code == 201
     graph = client.get("/w/order/graph?format=json").json
