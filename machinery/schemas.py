@@ -664,7 +664,7 @@ class StepOut(Schema):
         metadata={"description": "The construct the record is of (absent in a call's record)"},
     )
     outcome = fields.String(
-        metadata={"description": "A construct's: succeeded, failed, or waiting (a wait)"}
+        metadata={"description": "A construct's: succeeded, failed; a wait's: waiting, cancelled"}
     )
     branch = fields.String(
         metadata={"description": "The branch a choice took: choice[N] or otherwise"}

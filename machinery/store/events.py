@@ -260,7 +260,11 @@ class EventRepository:
                 {
                     "$set": {
                         "status": states.WAITING,
-                        "waiting": {"kind": states.WAITING_FOR_TIME, "deadline": wake_at},
+                        "waiting": {
+                            "kind": states.WAITING_FOR_TIME,
+                            "deadline": wake_at,
+                            "record": _waits(records),
+                        },
                         "cursor": cursor,
                         "running": running,
                         "current_step": None,
@@ -373,6 +377,11 @@ class EventRepository:
             return_document=ReturnDocument.AFTER,
         )
         if cancelled is not None:
+            waited = (cancelled.get("waiting") or {}).get("record")
+            if waited:  # the wait's record says it never ended
+                self.collection.update_one(
+                    {"_id": oid}, {"$set": {f"{waited}.outcome": states.CANCELLED}}
+                )
             return to_plain(cancelled)
         cancelling = self.collection.find_one_and_update(
             {"_id": oid, "status": states.RUNNING},
@@ -528,6 +537,14 @@ def _record_key(record: dict) -> str:
 
 
 _NOT_IN_KEYS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _waits(records: Sequence[dict]) -> str | None:
+    """Where the record of the wait an event starts waiting at is kept (None: none of these)."""
+    for record in records:
+        if record.get("construct") == "wait" and record.get("outcome") == states.WAITING:
+            return _record_key(record)
+    return None
 
 
 def _record_order(record: dict) -> tuple:

@@ -447,7 +447,9 @@ def test_a_waiting_event_can_be_cancelled(client, shop):
     event_id = client.post("/e/later", json=order(5.0)).json["event_id"]
     response = client.post(f"/e/{event_id}/cancel")
     assert response.status_code in (200, 202), response.json
-    assert client.get(f"/e/{event_id}").json["status"] == "cancelled"
+    cancelled = client.get(f"/e/{event_id}").json
+    assert cancelled["status"] == "cancelled"
+    assert [(s["construct"], s["outcome"]) for s in cancelled["steps"]] == [("wait", "cancelled")]
 
 
 def test_a_dry_run_passes_waits_and_follows_the_branch_the_data_takes(client, shop):
